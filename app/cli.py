@@ -1,0 +1,191 @@
+"""The `hearing` command: serve, issue and revoke join links, migrate, and the demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import re
+import sys
+from collections.abc import Sequence
+
+from app.logs import setup_logging
+from app.services import Services, build_services, start_services, stop_services
+from app.settings import Settings, SettingsError, load_settings
+from hearing.demo import DEMO_KIND, DEMO_PEOPLE, DEMO_ROOM_ID, DEMO_ROOM_TITLE
+from hearing.roles import ROLE_LABELS, Role
+
+
+def _progress(line: str) -> None:
+    print(f"  {line}", file=sys.stderr, flush=True)
+
+
+async def _print_demo(services: Services) -> None:
+    from app.links import issue_link
+
+    s = services.settings
+    print(f"\nDemo hearing: {DEMO_ROOM_TITLE}\nJoin links (one per role; each opens the hearing as that person):")
+    for role, name in DEMO_PEOPLE:
+        url, _ = await issue_link(services.records, services.tokens, s.base_url, room_id=DEMO_ROOM_ID, role=role,
+                                  name=name, ttl_seconds=12 * 3600, kind=DEMO_KIND, title=DEMO_ROOM_TITLE)
+        zh, en = ROLE_LABELS[role]
+        print(f"  {zh} {en:<16} {url}")
+    print(flush=True)
+
+
+async def _serve(settings: Settings, demo: bool) -> int:
+    import uvicorn
+
+    from app.factory import create_app
+
+    services = build_services(settings)
+    print(f"Starting the hearing platform (database: {_safe_url(settings.effective_database_url)}, "
+          f"bus: {'redis' if settings.redis_url else 'in-process'}, "
+          f"objects: {settings.s3_endpoint or settings.objects_dir})", file=sys.stderr, flush=True)
+    await start_services(services, progress=_progress)
+    app = create_app(settings, services)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_config=None, access_log=False,
+        ws_max_size=4 * settings.ws_max_message_bytes, ws_ping_interval=20, ws_ping_timeout=20,
+        timeout_graceful_shutdown=5, lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started and not task.done():  # uvicorn exposes no event for "listening"
+        await asyncio.wait({task}, timeout=0.05)
+    if task.done():
+        await task
+        return 1
+    print(f"\nThe hearing platform is running at {settings.base_url}  (health: {settings.base_url}/healthz, "
+          f"API docs: {settings.base_url}/docs)", flush=True)
+    if demo:
+        await _print_demo(services)
+    await task
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    return re.sub(r"://([^:/@]+):[^@]+@", r"://\1:***@", url)
+
+
+async def _with_services(settings: Settings, fn) -> int:  # type: ignore[no-untyped-def]
+    services = build_services(settings)
+    await start_services(services, progress=_progress)
+    try:
+        return int(await fn(services) or 0)
+    finally:
+        await stop_services(services)
+
+
+async def _token(settings: Settings, args: argparse.Namespace) -> int:
+    from app.links import issue_link
+
+    async def run(services: Services) -> int:
+        grants = frozenset(args.grants.split(",")) if args.grants else None
+        url, issued = await issue_link(services.records, services.tokens, settings.base_url, room_id=args.room,
+                                       role=Role(args.role), name=args.name, ttl_seconds=args.ttl, grants=grants,
+                                       kind=args.kind)
+        print(url)
+        print(f"token id {issued.jti}, participant {issued.participant_id}, expires {issued.expires_at:%Y-%m-%d %H:%M} "
+              "UTC (revoke with: hearing revoke TOKEN_ID)", file=sys.stderr)
+        return 0
+
+    return await _with_services(settings, run)
+
+
+async def _revoke(settings: Settings, args: argparse.Namespace) -> int:
+    async def run(services: Services) -> int:
+        if await services.records.revoke_token(args.token_id, args.reason):
+            print(f"revoked {args.token_id}")
+            return 0
+        print(f"no token {args.token_id} was issued here; check the id printed by `hearing token`", file=sys.stderr)
+        return 1
+
+    return await _with_services(settings, run)
+
+
+async def _migrate(settings: Settings) -> int:
+    from docket.migrate import current_revision, upgrade
+
+    url = settings.effective_database_url
+    if url.startswith("sqlite"):
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+    print(f"migrating {_safe_url(url)}", file=sys.stderr)
+    await upgrade(url, progress=_progress)
+    print(f"schema at {await current_revision(url)}")
+    return 0
+
+
+async def _demo(settings: Settings) -> int:
+    async def run(services: Services) -> int:
+        await _print_demo(services)
+        return 0
+
+    return await _with_services(settings, run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hearing", description="The court's hearing cloud.")
+    sub = p.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the platform (HTTP, signalling, web client)")
+    serve.add_argument("--host", help="bind address (HEARING_HOST)")
+    serve.add_argument("--port", type=int, help="port (HEARING_PORT)")
+    serve.add_argument("--demo", action="store_true", help="print a demo hearing's join links once running")
+    tok = sub.add_parser("token", help="issue a join link for one person")
+    tok.add_argument("--room", required=True, help="room id (letters, digits, - and _)")
+    tok.add_argument("--role", required=True, choices=[r.value for r in Role])
+    tok.add_argument("--name", required=True, help="display name shown to the others")
+    tok.add_argument("--ttl", type=int, default=None, help="lifetime in seconds (TOKEN_TTL_SECONDS)")
+    tok.add_argument("--grants", help="comma-separated subset of the role's grants: publish,subscribe,moderate")
+    tok.add_argument("--kind", default="trial", help="hearing kind when the room is new")
+    rev = sub.add_parser("revoke", help="withdraw a join link by its token id")
+    rev.add_argument("token_id")
+    rev.add_argument("--reason", default="revoked by staff")
+    sub.add_parser("migrate", help="upgrade the database schema to the latest version")
+    sub.add_parser("demo", help="create the demo hearing and print its join links")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides: dict[str, object] = {}
+    if getattr(args, "host", None):
+        overrides["HEARING_HOST"] = args.host
+    if getattr(args, "port", None):
+        overrides["HEARING_PORT"] = args.port
+    try:
+        settings = load_settings(**overrides)
+    except SettingsError as exc:
+        print(f"hearing: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level)
+    if args.command == "token":
+        if not re.fullmatch(r"[A-Za-z0-9_\-]{1,64}", args.room):
+            print("hearing: --room must be 1-64 letters, digits, '-' or '_'", file=sys.stderr)
+            return 2
+        if args.ttl is None:
+            args.ttl = settings.token_ttl_seconds
+        if args.ttl < 60:
+            print("hearing: --ttl must be at least 60 seconds", file=sys.stderr)
+            return 2
+    try:
+        if args.command == "serve":
+            with contextlib.suppress(KeyboardInterrupt):
+                return asyncio.run(_serve(settings, args.demo))
+            return 0
+        if args.command == "token":
+            return asyncio.run(_token(settings, args))
+        if args.command == "revoke":
+            return asyncio.run(_revoke(settings, args))
+        if args.command == "migrate":
+            return asyncio.run(_migrate(settings))
+        if args.command == "demo":
+            return asyncio.run(_demo(settings))
+    except (OSError, ValueError) as exc:
+        print(f"hearing: {exc}", file=sys.stderr)
+        return 1
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""The FastAPI app factory: routes for health, readiness, metrics, signalling, objects and the web client."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from app.services import Services, build_services, start_services, stop_services
+from app.settings import Settings, load_settings
+from recordings.local_http import local_objects_router
+from recordings.local_store import LocalObjectStore
+from signaling.edge import signaling_router
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+READY_TIMEOUT = 3.0
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    services = services or build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not services.started:
+            await start_services(services)
+        try:
+            yield
+        finally:
+            await stop_services(services)
+
+    app = FastAPI(
+        title="Hearing cloud",
+        version="0.1.0",
+        description="Remote hearings for courts: signalling, media relay, court procedure.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        """Alive: the process answers. Load balancers restart it when this fails."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"])
+    async def readyz() -> JSONResponse:
+        """Ready: the database, the room bus and the object store all answer."""
+        checks = {"database": services.records.ping, "bus": services.bus.ping, "objects": services.objects.ping}
+        results: dict[str, str] = {}
+
+        async def run(name: str) -> None:
+            try:
+                await asyncio.wait_for(checks[name](), READY_TIMEOUT)
+                results[name] = "ok"
+            except TimeoutError:
+                results[name] = f"no answer within {READY_TIMEOUT:g} s"
+            except Exception as exc:
+                results[name] = f"{type(exc).__name__}: {exc}"[:300]
+
+        await asyncio.gather(*(run(n) for n in checks))
+        ok = all(v == "ok" for v in results.values())
+        return JSONResponse({"status": "ready" if ok else "not ready", "checks": results},
+                            status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    async def metrics() -> Response:
+        """Prometheus text format."""
+        services.metrics.rooms.set(services.hub.local_rooms())
+        return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(signaling_router(services.hub))
+    if isinstance(services.objects, LocalObjectStore):
+        app.include_router(local_objects_router(services.objects))
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> RedirectResponse:
+        return RedirectResponse("/join")
+
+    @app.get("/join", include_in_schema=False)
+    async def join_page() -> FileResponse:
+        return FileResponse(WEB_DIR / "join.html", headers={"Cache-Control": "no-store"})
+
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+    return app

@@ -1,0 +1,104 @@
+"""Builds the adapters from settings and hands them in: the only place that knows which backend runs."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from app.settings import Settings
+from docket.migrate import upgrade
+from docket.records import Records
+from docket.sql import SqlRecords
+from hearing.admission import join_policy
+from recordings.local_store import LocalObjectStore
+from recordings.objectstore import ObjectStore
+from signaling.bus import InProcessBus, RoomBus
+from signaling.hub import SignalingConfig, SignalingHub
+from signaling.metrics import SignalingMetrics
+from signaling.tokens import TokenService
+
+log = logging.getLogger("hearing.app")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    records: Records
+    bus: RoomBus
+    objects: ObjectStore
+    tokens: TokenService
+    hub: SignalingHub
+    metrics: SignalingMetrics
+    started: bool = False
+    _closers: list[Callable[[], object]] = field(default_factory=list)
+
+
+def build_services(settings: Settings) -> Services:
+    """Construct everything without I/O; `start_services` connects and migrates."""
+    secret = settings.signing_secret()
+    records = SqlRecords(settings.effective_database_url)
+    bus: RoomBus
+    if settings.redis_url:
+        from signaling.redis_bus import RedisBus
+
+        bus = RedisBus(settings.redis_url, prefix=settings.redis_prefix)
+    else:
+        bus = InProcessBus()
+    objects: ObjectStore
+    if settings.s3_endpoint:
+        from recordings.s3_store import S3ObjectStore
+
+        objects = S3ObjectStore(
+            settings.s3_endpoint, settings.s3_access_key, settings.s3_secret_key, settings.s3_bucket,
+            secure=settings.s3_secure, region=settings.s3_region,
+        )
+    else:
+        # The presign key is derived from the token secret so it survives restarts without another file.
+        key = hashlib.sha256(b"objects-presign:" + secret.encode()).digest()
+        objects = LocalObjectStore(settings.objects_dir, url_base=settings.base_url, signing_key=key)
+    tokens = TokenService(secret)
+    metrics = SignalingMetrics()
+
+    async def is_revoked(jti: str) -> bool:
+        return await records.is_revoked(jti)
+
+    hub = SignalingHub(
+        bus,
+        tokens,
+        SignalingConfig(
+            max_message_bytes=settings.ws_max_message_bytes,
+            rate_per_second=settings.ws_rate_per_second,
+            rate_burst=settings.ws_rate_burst,
+            idle_timeout=settings.ws_idle_timeout_seconds,
+            join_timeout=settings.ws_join_timeout_seconds,
+            resume_grace=settings.resume_grace_seconds,
+            ice_servers=settings.ice_servers(),
+        ),
+        join_policy=join_policy,
+        is_revoked=is_revoked,
+        metrics=metrics,
+    )
+    return Services(settings, records, bus, objects, tokens, hub, metrics)
+
+
+async def start_services(services: Services, *, progress: Callable[[str], None] | None = None) -> None:
+    """Migrate the schema, connect the bus, check the object store. Errors say which part failed."""
+    s = services.settings
+    if s.effective_database_url.startswith("sqlite"):
+        s.var_dir.mkdir(parents=True, exist_ok=True)
+    await upgrade(s.effective_database_url, progress=progress)
+    await services.bus.start()
+    await services.objects.ping()
+    services.started = True
+
+
+async def stop_services(services: Services) -> None:
+    await services.hub.close()
+    for closer in (services.bus.close, services.objects.close, services.records.close):
+        try:
+            await asyncio.wait_for(closer(), 10)
+        except Exception:
+            log.exception("error while closing a service")

@@ -1,0 +1,1 @@
+"""The court's register shared by all: rooms, issued join tokens and their revocation, the SQL adapter."""

@@ -1,0 +1,1 @@
+"""Court rules for live hearings: kinds, roles and permission policy, procedure, lobby, rooms."""

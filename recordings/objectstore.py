@@ -1,0 +1,78 @@
+"""The object-store interface: recordings and exhibits go through this, never to a backend directly."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,1023}$")
+
+
+class ObjectStoreError(Exception):
+    """The backend failed or refused; the message says which object and what to do."""
+
+
+class ObjectNotFound(ObjectStoreError):
+    """No object under that key."""
+
+
+class InvalidKey(ObjectStoreError, ValueError):
+    """Keys are relative, slash-separated, without '..' or empty parts, so both backends agree on them."""
+
+
+def check_key(key: str) -> str:
+    """Reject keys that would escape a directory or that S3 and a filesystem would treat differently."""
+    if not isinstance(key, str) or not _KEY_RE.match(key):
+        raise InvalidKey(f"invalid object key {key!r}: use letters, digits, '.', '_', '-' and '/' only")
+    parts = key.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        raise InvalidKey(f"invalid object key {key!r}: empty, '.' or '..' path parts are not allowed")
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    key: str
+    size: int
+    content_type: str
+    modified: datetime
+    etag: str = ""
+
+
+@runtime_checkable
+class ObjectStore(Protocol):
+    """Put/get/stat/list/delete and presigned GET. Implemented by the local directory and S3 (minio SDK)."""
+
+    async def put(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> ObjectInfo: ...
+
+    async def get(self, key: str) -> bytes: ...
+
+    async def stat(self, key: str) -> ObjectInfo: ...
+
+    async def list(self, prefix: str = "") -> list[ObjectInfo]:
+        """All objects whose key starts with `prefix` (nested too), sorted by key.
+
+        content_type is "" here (S3's listing does not report it); use stat() for it.
+        """
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Idempotent: deleting a missing key is not an error (S3's semantics), so retried clean-ups succeed."""
+        ...
+
+    async def presigned_get(self, key: str, expires: timedelta) -> str: ...
+
+    async def ping(self) -> None:
+        """Raise ObjectStoreError when the backend cannot be reached (used by /readyz)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def sorted_infos(infos: Iterable[ObjectInfo]) -> list[ObjectInfo]:
+    return sorted(infos, key=lambda i: i.key)

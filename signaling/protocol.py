@@ -1,0 +1,280 @@
+"""The signalling protocol, defined once: every message is a pydantic model in a union discriminated on `type`.
+
+`docs/protocol.md` embeds the JSON Schema generated from these models (`python -m signaling.protocol_doc`);
+a test fails when the two drift. Parsing never raises: any input yields a message or a `ProtocolError`.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+PROTOCOL_VERSION = 1
+MAX_SDP_CHARS = 60_000
+MAX_TOKEN_CHARS = 8_192
+
+
+class _Msg(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class ErrorCode(StrEnum):
+    """Codes in `error` messages; clients switch on these, people read `message`."""
+
+    BAD_JSON = "bad_json"
+    BAD_MESSAGE = "bad_message"
+    UNKNOWN_TYPE = "unknown_type"
+    TOO_LARGE = "too_large"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    RATE_LIMITED = "rate_limited"
+    NOT_JOINED = "not_joined"
+    ALREADY_JOINED = "already_joined"
+    FORBIDDEN = "forbidden"
+    TOKEN_REFUSED = "token_refused"
+    MEDIA_UNAVAILABLE = "media_unavailable"
+    INTERNAL = "internal"
+
+
+class MediaKind(StrEnum):
+    AUDIO = "audio"
+    VIDEO = "video"
+
+
+class ConnectionState(StrEnum):
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+
+
+class LeaveReason(StrEnum):
+    LEFT = "left"
+    TIMEOUT = "timeout"
+    REPLACED = "replaced"
+    REMOVED = "removed"
+
+
+class Participant(_Msg):
+    """A participant as others see it: a pseudonymous id, the display name, role and state."""
+
+    id: str = Field(max_length=128)
+    name: str = Field(max_length=200)
+    role: str = Field(max_length=64)
+    grants: list[str] = Field(default_factory=list)
+    audio_muted: bool = False
+    video_muted: bool = False
+    connection: ConnectionState = ConnectionState.CONNECTED
+
+
+# ---- both directions -------------------------------------------------------------------------------------
+
+
+class Offer(_Msg):
+    """SDP offer. From the server (renegotiation) or from a client."""
+
+    type: Literal["offer"] = "offer"
+    sdp: str = Field(max_length=MAX_SDP_CHARS)
+
+
+class Answer(_Msg):
+    type: Literal["answer"] = "answer"
+    sdp: str = Field(max_length=MAX_SDP_CHARS)
+
+
+class IceCandidate(_Msg):
+    """Trickle ICE; field names follow the browser's RTCIceCandidateInit. `candidate` null = end of candidates."""
+
+    type: Literal["ice-candidate"] = "ice-candidate"
+    candidate: str | None = Field(default=None, max_length=1024)
+    sdp_mid: str | None = Field(default=None, alias="sdpMid", max_length=64)
+    sdp_mline_index: int | None = Field(default=None, alias="sdpMLineIndex", ge=0, le=1024)
+
+
+class Ping(_Msg):
+    type: Literal["ping"] = "ping"
+    id: int | None = Field(default=None, ge=0, le=2**53)
+
+
+class Pong(_Msg):
+    type: Literal["pong"] = "pong"
+    id: int | None = Field(default=None, ge=0, le=2**53)
+
+
+# ---- client to server ------------------------------------------------------------------------------------
+
+
+class Join(_Msg):
+    """First message on a new connection. The token is a signed join token, never put in a URL query."""
+
+    type: Literal["join"] = "join"
+    v: int = PROTOCOL_VERSION
+    token: str = Field(min_length=1, max_length=MAX_TOKEN_CHARS)
+
+
+class Resume(_Msg):
+    """First message on a replacement connection within the grace window; keeps the participant's place."""
+
+    type: Literal["resume"] = "resume"
+    v: int = PROTOCOL_VERSION
+    resume_token: str = Field(min_length=1, max_length=MAX_TOKEN_CHARS)
+
+
+class Mute(_Msg):
+    type: Literal["mute"] = "mute"
+    kind: MediaKind
+    muted: bool
+
+
+class Leave(_Msg):
+    type: Literal["leave"] = "leave"
+
+
+# ---- server to client ------------------------------------------------------------------------------------
+
+
+class Joined(_Msg):
+    """Admission: who you are, who is here, and how to resume if the connection drops."""
+
+    type: Literal["joined"] = "joined"
+    v: int = PROTOCOL_VERSION
+    room_id: str
+    participant: Participant
+    participants: list[Participant]
+    resume_token: str
+    resume_grace_seconds: float
+    ice_servers: list[dict[str, Any]] = Field(default_factory=list)
+    resumed: bool = False
+
+
+class ParticipantJoined(_Msg):
+    """Someone joined. May repeat a participant already listed in `joined`: treat as an upsert."""
+
+    type: Literal["participant-joined"] = "participant-joined"
+    participant: Participant
+
+
+class ParticipantLeft(_Msg):
+    type: Literal["participant-left"] = "participant-left"
+    participant_id: str
+    reason: LeaveReason
+
+
+class ParticipantConnection(_Msg):
+    """A participant's link dropped (reconnecting) or came back (connected) within the grace window."""
+
+    type: Literal["participant-connection"] = "participant-connection"
+    participant_id: str
+    connection: ConnectionState
+
+
+class MuteState(_Msg):
+    type: Literal["mute-state"] = "mute-state"
+    participant_id: str
+    audio_muted: bool
+    video_muted: bool
+
+
+class TrackPublished(_Msg):
+    """A participant's track became available (sent by the media plane)."""
+
+    type: Literal["track-published"] = "track-published"
+    participant_id: str
+    track_id: str = Field(max_length=128)
+    kind: MediaKind
+    mid: str | None = None
+
+
+class TrackRemoved(_Msg):
+    type: Literal["track-removed"] = "track-removed"
+    participant_id: str
+    track_id: str = Field(max_length=128)
+
+
+class Error(_Msg):
+    type: Literal["error"] = "error"
+    code: ErrorCode
+    message: str
+
+
+ClientMessage = Annotated[
+    Join | Resume | Offer | Answer | IceCandidate | Mute | Leave | Ping | Pong,
+    Field(discriminator="type"),
+]
+ServerMessage = Annotated[
+    Joined
+    | ParticipantJoined
+    | ParticipantLeft
+    | ParticipantConnection
+    | MuteState
+    | TrackPublished
+    | TrackRemoved
+    | Offer
+    | Answer
+    | IceCandidate
+    | Ping
+    | Pong
+    | Error,
+    Field(discriminator="type"),
+]
+CLIENT_ADAPTER: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+SERVER_ADAPTER: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
+CLIENT_TYPES = frozenset(
+    t.model_fields["type"].default for t in (Join, Resume, Offer, Answer, IceCandidate, Mute, Leave, Ping, Pong)
+)
+
+
+class ProtocolError(_Msg):
+    """Why a message was refused; becomes an `error` message to the sender."""
+
+    code: ErrorCode
+    message: str
+
+    def to_error(self) -> Error:
+        return Error(code=self.code, message=self.message)
+
+
+def _first_problem(exc: ValidationError) -> str:
+    err = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(p) for p in err["loc"][1:] or err["loc"]) or "message"
+    return f"{where}: {err['msg']}"
+
+
+def parse_client_message(raw: str | bytes, max_bytes: int = 65536) -> ClientMessage | ProtocolError:
+    """Decode one client frame. Never raises: every failure is a ProtocolError with a clear message."""
+    size = len(raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw)
+    if size > max_bytes:
+        return ProtocolError(code=ErrorCode.TOO_LARGE, message=f"message of {size} bytes exceeds {max_bytes}")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        return ProtocolError(code=ErrorCode.BAD_JSON, message=f"not valid JSON: {str(exc)[:120]}")
+    if not isinstance(data, dict):
+        return ProtocolError(code=ErrorCode.BAD_MESSAGE, message="a message must be a JSON object")
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        return ProtocolError(code=ErrorCode.BAD_MESSAGE, message="missing string field 'type'")
+    if kind not in CLIENT_TYPES:
+        return ProtocolError(code=ErrorCode.UNKNOWN_TYPE, message=f"unknown message type {kind[:64]!r}")
+    version = data.get("v", PROTOCOL_VERSION)
+    if kind in ("join", "resume") and version != PROTOCOL_VERSION:
+        return ProtocolError(
+            code=ErrorCode.UNSUPPORTED_VERSION,
+            message=f"protocol version {str(version)[:16]} is not supported; this server speaks v{PROTOCOL_VERSION}",
+        )
+    try:
+        return CLIENT_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        return ProtocolError(code=ErrorCode.BAD_MESSAGE, message=f"invalid {kind}: {_first_problem(exc)}"[:300])
+    except (RecursionError, ValueError, TypeError) as exc:  # pathological input pydantic itself rejects
+        return ProtocolError(code=ErrorCode.BAD_MESSAGE, message=f"invalid {kind}: {type(exc).__name__}")
+
+
+def encode(msg: BaseModel) -> str:
+    """Wire form of a server message: aliases (browser field names), no nulls that carry no meaning."""
+    return msg.model_dump_json(by_alias=True)
+
+
+def parse_server_message(raw: str | bytes) -> Any:
+    """Used by tests and Python clients to read what the server sent."""
+    return SERVER_ADAPTER.validate_json(raw)
