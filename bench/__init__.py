@@ -1,0 +1,1 @@
+"""Benchmarks: each prints figures (and `--json` lines); speed targets live here, never in timed tests."""
