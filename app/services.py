@@ -13,6 +13,8 @@ from docket.migrate import upgrade
 from docket.records import Records
 from docket.sql import SqlRecords
 from hearing.admission import join_policy
+from media import aiortc_glue as glue
+from media.sfu import MediaConfig, Sfu
 from recordings.local_store import LocalObjectStore
 from recordings.objectstore import ObjectStore
 from signaling.bus import InProcessBus, RoomBus
@@ -32,6 +34,7 @@ class Services:
     tokens: TokenService
     hub: SignalingHub
     metrics: SignalingMetrics
+    sfu: Sfu | None = None
     started: bool = False
     _closers: list[Callable[[], object]] = field(default_factory=list)
 
@@ -81,7 +84,11 @@ def build_services(settings: Settings) -> Services:
         is_revoked=is_revoked,
         metrics=metrics,
     )
-    return Services(settings, records, bus, objects, tokens, hub, metrics)
+    sfu = None
+    if settings.media_enabled:
+        sfu = Sfu(MediaConfig(ice_servers=settings.ice_servers(), video_codec=settings.video_codec), hub)
+        hub.media = sfu
+    return Services(settings, records, bus, objects, tokens, hub, metrics, sfu)
 
 
 async def start_services(services: Services, *, progress: Callable[[str], None] | None = None) -> None:
@@ -89,6 +96,9 @@ async def start_services(services: Services, *, progress: Callable[[str], None] 
     s = services.settings
     if s.effective_database_url.startswith("sqlite"):
         s.var_dir.mkdir(parents=True, exist_ok=True)
+    if services.sfu is not None:
+        glue.check_compatibility()
+        glue.use_host_addresses(s.ice_host_addresses)
     await upgrade(s.effective_database_url, progress=progress)
     await services.bus.start()
     await services.objects.ping()
@@ -97,6 +107,8 @@ async def start_services(services: Services, *, progress: Callable[[str], None] 
 
 async def stop_services(services: Services) -> None:
     await services.hub.close()
+    if services.sfu is not None:
+        await services.sfu.close()
     for closer in (services.bus.close, services.objects.close, services.records.close):
         try:
             await asyncio.wait_for(closer(), 10)

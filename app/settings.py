@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     turn_servers: Annotated[list[str], NoDecode] = Field(default_factory=list, description="Comma-separated turn: URLs")
     turn_username: str = Field("", description="TURN username")
     turn_password: str = Field("", description="TURN credential")
+    media_enabled: bool = Field(True, description="Run the SFU in this process (false: signalling only)")
+    video_codec: Literal["VP8", "H264"] = Field("VP8", description="The one video codec every room agrees on")
     token_secret: str = Field(
         "", alias="HEARING_TOKEN_SECRET",
         description="HS256 key for join tokens; dev: generated once into var/token_secret",

@@ -6,6 +6,7 @@ import re
 
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
+from uvicorn.protocols.utils import ClientDisconnected
 
 from signaling.closecodes import CloseCode
 from signaling.hub import ConnectionClosed, SignalingHub
@@ -34,7 +35,7 @@ class StarletteConnection:
             raise ConnectionClosed()
         try:
             await self._ws.send_text(text)
-        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+        except (WebSocketDisconnect, RuntimeError, OSError, ClientDisconnected) as exc:
             raise ConnectionClosed() from exc
 
     async def close(self, code: int, reason: str) -> None:
@@ -42,8 +43,8 @@ class StarletteConnection:
             return
         try:
             await self._ws.close(code, reason)
-        except (RuntimeError, OSError):
-            pass
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            pass  # the peer is already gone: nothing left to tell it
 
 
 def signaling_router(hub: SignalingHub) -> APIRouter:

@@ -43,6 +43,7 @@ from signaling.protocol import (
     Pong,
     ProtocolError,
     Resume,
+    SetSubscription,
     parse_client_message,
 )
 from signaling.ratelimit import TokenBucket
@@ -78,12 +79,19 @@ class SessionInfo:
     grants: frozenset[str]
 
 
+MediaMessage = Offer | Answer | IceCandidate | SetSubscription
+
+
 class MediaSignals(Protocol):
-    """The media plane's side of signalling (offer/answer/ICE); absent until a media plane is wired in."""
+    """The media plane's side of signalling: offer/answer/ICE and subscription control.
 
-    async def handle(self, session: SessionInfo, msg: Offer | Answer | IceCandidate) -> None: ...
+    A dropped WebSocket does not end a participant's media (it may resume within the grace window);
+    `participant_left` is called once the place is really gone (leave, grace expiry, removal).
+    """
 
-    async def closed(self, session: SessionInfo) -> None: ...
+    async def handle(self, session: SessionInfo, msg: MediaMessage) -> None: ...
+
+    async def participant_left(self, room_id: str, participant_id: str) -> None: ...
 
 
 @dataclass(slots=True)
@@ -419,7 +427,7 @@ class SignalingHub:
             await self.broadcast(session.room_id, MuteState(participant_id=session.participant_id,
                                                             audio_muted=member["audio_muted"],
                                                             video_muted=member["video_muted"]))
-        elif isinstance(msg, Offer | Answer | IceCandidate):
+        elif isinstance(msg, Offer | Answer | IceCandidate | SetSubscription):
             if self.media is None:
                 self._error(client, ErrorCode.MEDIA_UNAVAILABLE, "no media server is attached to this instance")
             else:
@@ -429,10 +437,6 @@ class SignalingHub:
 
     async def _after_session(self, client: _Client, room_id: str, member: Member, left: bool) -> None:
         pid = member["id"]
-        if self.media is not None:
-            with contextlib.suppress(Exception):
-                await self.media.closed(SessionInfo(room_id, pid, member["sid"], member["role"],
-                                                    frozenset(member["grants"])))
         current = (await self.bus.members(room_id)).get(pid)
         if current is None or current.get("conn") != client.conn_id:
             return  # replaced or resumed elsewhere: the place belongs to the newer connection
@@ -440,6 +444,7 @@ class SignalingHub:
             await self.bus.remove_member(room_id, pid)
             await self.broadcast(room_id, ParticipantLeft(participant_id=pid, reason=LeaveReason.LEFT))
             log.info("participant left", extra={"room": room_id, "participant": pid})
+            await self._media_left(room_id, pid)
             return
         if client.kicked is not None and client.kicked[0] == CloseCode.REPLACED:
             return
@@ -460,6 +465,7 @@ class SignalingHub:
                 await self.bus.remove_member(room_id, pid)
                 await self.broadcast(room_id, ParticipantLeft(participant_id=pid, reason=LeaveReason.TIMEOUT))
                 log.info("grace expired; place released", extra={"room": room_id, "participant": pid})
+                await self._media_left(room_id, pid)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -467,6 +473,14 @@ class SignalingHub:
         finally:
             if self._grace.get((room_id, pid)) is asyncio.current_task():
                 del self._grace[(room_id, pid)]
+
+    async def _media_left(self, room_id: str, pid: str) -> None:
+        if self.media is None:
+            return
+        try:
+            await self.media.participant_left(room_id, pid)
+        except Exception:
+            log.exception("media cleanup failed", extra={"room": room_id, "participant": pid})
 
     # ---- rooms and fan-out --------------------------------------------------------------------------------
 

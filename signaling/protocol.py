@@ -130,6 +130,18 @@ class Leave(_Msg):
     type: Literal["leave"] = "leave"
 
 
+class SetSubscription(_Msg):
+    """Pause or resume receiving a publisher's video (audio-only mode for weak links): the server stops sending.
+
+    `publisher_id` null applies to every publisher in the room, now and later.
+    """
+
+    type: Literal["subscription"] = "subscription"
+    publisher_id: str | None = Field(default=None, max_length=128)
+    kind: MediaKind = MediaKind.VIDEO
+    paused: bool
+
+
 # ---- server to client ------------------------------------------------------------------------------------
 
 
@@ -176,7 +188,7 @@ class MuteState(_Msg):
 
 
 class TrackPublished(_Msg):
-    """A participant's track became available (sent by the media plane)."""
+    """A participant's track is being sent to you on transceiver `mid` (sent before the offer that adds it)."""
 
     type: Literal["track-published"] = "track-published"
     participant_id: str
@@ -191,6 +203,13 @@ class TrackRemoved(_Msg):
     track_id: str = Field(max_length=128)
 
 
+class ActiveSpeaker(_Msg):
+    """The dominant speaker changed (from RFC 6464 audio levels, no decoding); null = nobody speaking."""
+
+    type: Literal["active-speaker"] = "active-speaker"
+    participant_id: str | None
+
+
 class Error(_Msg):
     type: Literal["error"] = "error"
     code: ErrorCode
@@ -198,7 +217,7 @@ class Error(_Msg):
 
 
 ClientMessage = Annotated[
-    Join | Resume | Offer | Answer | IceCandidate | Mute | Leave | Ping | Pong,
+    Join | Resume | Offer | Answer | IceCandidate | Mute | Leave | SetSubscription | Ping | Pong,
     Field(discriminator="type"),
 ]
 ServerMessage = Annotated[
@@ -209,6 +228,7 @@ ServerMessage = Annotated[
     | MuteState
     | TrackPublished
     | TrackRemoved
+    | ActiveSpeaker
     | Offer
     | Answer
     | IceCandidate
@@ -220,7 +240,8 @@ ServerMessage = Annotated[
 CLIENT_ADAPTER: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 SERVER_ADAPTER: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
 CLIENT_TYPES = frozenset(
-    t.model_fields["type"].default for t in (Join, Resume, Offer, Answer, IceCandidate, Mute, Leave, Ping, Pong)
+    t.model_fields["type"].default
+    for t in (Join, Resume, Offer, Answer, IceCandidate, Mute, Leave, SetSubscription, Ping, Pong)
 )
 
 

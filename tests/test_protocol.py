@@ -17,6 +17,7 @@ from signaling.protocol import (
     MAX_SDP_CHARS,
     MAX_TOKEN_CHARS,
     PROTOCOL_VERSION,
+    ActiveSpeaker,
     Answer,
     ClientMessage,
     ConnectionState,
@@ -40,6 +41,7 @@ from signaling.protocol import (
     ProtocolError,
     Resume,
     ServerMessage,
+    SetSubscription,
     TrackPublished,
     TrackRemoved,
     encode,
@@ -66,7 +68,8 @@ def refused(obj: Any, code: ErrorCode, **kw: Any) -> ProtocolError:
 
 def test_client_models_match_client_types() -> None:
     assert {m.model_fields["type"].default for m in CLIENT_MODELS} == CLIENT_TYPES
-    assert CLIENT_TYPES == {"join", "resume", "offer", "answer", "ice-candidate", "mute", "leave", "ping", "pong"}
+    assert CLIENT_TYPES == {"join", "resume", "offer", "answer", "ice-candidate", "mute", "leave", "subscription",
+                            "ping", "pong"}
 
 
 # ---- every client message type parses ----------------------------------------------------------------------
@@ -94,6 +97,9 @@ def test_client_models_match_client_types() -> None:
         ({"type": "mute", "kind": "audio", "muted": True}, Mute(kind=MediaKind.AUDIO, muted=True)),
         ({"type": "mute", "kind": "video", "muted": False}, Mute(kind=MediaKind.VIDEO, muted=False)),
         ({"type": "leave"}, Leave()),
+        ({"type": "subscription", "paused": True}, SetSubscription(paused=True)),
+        ({"type": "subscription", "publisher_id": "p_1", "kind": "video", "paused": False},
+         SetSubscription(publisher_id="p_1", kind=MediaKind.VIDEO, paused=False)),
         ({"type": "ping"}, Ping()),
         ({"type": "ping", "id": 42}, Ping(id=42)),
         ({"type": "ping", "id": 2**53}, Ping(id=2**53)),
@@ -112,7 +118,7 @@ def test_every_client_type_is_covered_by_valid_examples() -> None:
     examples = {
         "join": {"token": "t"}, "resume": {"resume_token": "r"}, "offer": {"sdp": SDP}, "answer": {"sdp": SDP},
         "ice-candidate": {"candidate": None}, "mute": {"kind": "audio", "muted": True}, "leave": {},
-        "ping": {}, "pong": {},
+        "subscription": {"paused": True}, "ping": {}, "pong": {},
     }
     assert set(examples) == CLIENT_TYPES
     for kind, fields in examples.items():
@@ -166,6 +172,8 @@ SERVER_EXAMPLES: list[BaseModel] = [
     TrackPublished(participant_id="p_alice", track_id="trk_1", kind=MediaKind.VIDEO, mid="1"),
     TrackPublished(participant_id="p_alice", track_id="trk_2", kind=MediaKind.AUDIO),
     TrackRemoved(participant_id="p_alice", track_id="trk_1"),
+    ActiveSpeaker(participant_id="p_alice"),
+    ActiveSpeaker(participant_id=None),
     Offer(sdp=SDP),
     Answer(sdp=SDP),
     IceCandidate(candidate="candidate:1 1 udp 1 192.0.2.1 9 typ host", sdp_mid="0", sdp_mline_index=0),

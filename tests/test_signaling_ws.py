@@ -85,7 +85,7 @@ async def test_bad_messages_get_typed_errors_and_session_survives(server: LiveSe
     await c.send({"type": "join", "v": 1, "token": "x"})
     assert (await c.expect("error"))["code"] == "already_joined"
     await c.send({"type": "offer", "sdp": "v=0"})
-    assert (await c.expect("error"))["code"] == "media_unavailable"
+    assert (await c.expect("error"))["code"] == "bad_message"
     await c.send("x" * 70_000)
     assert (await c.expect("error"))["code"] == "too_large"
     await c.ws.send(b"\xff\xfe")
@@ -93,6 +93,14 @@ async def test_bad_messages_get_typed_errors_and_session_survives(server: LiveSe
     await c.send({"type": "ping"})
     await c.expect("pong")
     await c.close()
+
+
+async def test_signalling_only_instance_says_media_is_unavailable(tmp_path) -> None:
+    async with live_server(tmp_path, media_enabled=False) as server:
+        c, _ = await join(server)
+        await c.send({"type": "offer", "sdp": "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"})
+        assert (await c.expect("error"))["code"] == "media_unavailable"
+        await c.close()
 
 
 async def test_frame_beyond_hard_limit_closes_with_1009(server: LiveServer) -> None:

@@ -1,0 +1,226 @@
+"""Every use of aiortc/aioice private API lives here, and nowhere else.
+
+aiortc gives ICE, DTLS, SRTP and SDP; its own media path decodes and re-encodes. The SFU instead:
+  * taps decrypted RTP/RTCP bytes right after SRTP unprotect (`RTCDtlsTransport._handle_rtp_data` /
+    `_handle_rtcp_data`), before aiortc parses or routes them, so no jitter buffer or decoder sees them;
+  * sends by SRTP-protecting with the transport's own context (`_tx_srtp`) and `sendto` on the nominated
+    ICE pair, re-read at every send so an ICE change never leaves a stale address;
+  * replaces `RTCRtpSender.send` / `RTCRtpReceiver.receive` on each transceiver with a capture of the
+    negotiated parameters, so aiortc starts no encoder, decoder, decoder thread or RTCP loop for them;
+  * offers only the configured host addresses as ICE candidates (aioice skips 127.0.0.1 by itself).
+These are private: aiortc is pinned to AIORTC_VERSION and `check_compatibility()` fails loudly (and a test
+calls it) when an upgrade moves any of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from typing import Any
+
+import aioice.ice
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtcconfiguration import RTCBundlePolicy, RTCIceServer
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcrtpparameters import RTCRtpParameters
+from aiortc.rtcrtpreceiver import RTCRtpReceiver
+from aiortc.rtcrtpsender import RTCRtpSender
+
+AIORTC_VERSION = "1.16.0"
+
+RtpHandler = Callable[[bytes, float], None]
+RtcpHandler = Callable[[bytes], None]
+
+
+class IncompatibleAiortc(RuntimeError):
+    """aiortc changed what the SFU relies on; pin AIORTC_VERSION or adapt media/aiortc_glue.py."""
+
+
+def check_compatibility() -> None:
+    """Fail loudly, naming the missing piece, when the installed aiortc is not the one this glue was written for."""
+    installed = version("aiortc")
+    if installed != AIORTC_VERSION:
+        raise IncompatibleAiortc(f"aiortc {installed} installed, media/aiortc_glue.py is written for {AIORTC_VERSION}")
+    needs: list[tuple[object, str]] = [
+        (RTCDtlsTransport, "_handle_rtp_data"),
+        (RTCDtlsTransport, "_handle_rtcp_data"),
+        (RTCDtlsTransport, "_recv_next"),
+        (RTCRtpSender, "send"),
+        (RTCRtpSender, "_ssrc"),
+        (RTCRtpReceiver, "receive"),
+        (aioice.ice, "get_host_addresses"),
+        (aioice.ice.Connection, "sendto"),
+    ]
+    for owner, attr in needs:
+        if not hasattr(owner, attr) and not (attr == "_ssrc"):
+            raise IncompatibleAiortc(f"{getattr(owner, '__name__', owner)}.{attr} is gone")
+    import inspect
+
+    src = inspect.getsource(RTCDtlsTransport._recv_next)
+    for marker in ("_rx_srtp.unprotect(", "_rx_srtp.unprotect_rtcp(", "_handle_rtp_data(", "_handle_rtcp_data("):
+        if marker not in src:
+            raise IncompatibleAiortc(f"RTCDtlsTransport._recv_next no longer calls {marker}")
+    src = inspect.getsource(aioice.ice.Connection.sendto)
+    if "_nominated" not in src or "send_data" not in src:
+        raise IncompatibleAiortc("aioice Connection.sendto no longer uses _nominated pairs")
+    src = inspect.getsource(aioice.ice.Connection.gather_candidates)
+    if "get_host_addresses(" not in src:
+        raise IncompatibleAiortc("aioice gathers host addresses without get_host_addresses()")
+
+
+def use_host_addresses(addresses: list[str]) -> None:
+    """Offer exactly these IPs as host candidates (127.0.0.1 in tests, the public IP in production)."""
+    chosen = list(addresses)
+
+    def host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        return [a for a in chosen if (":" in a and use_ipv6) or (":" not in a and use_ipv4)]
+
+    aioice.ice.get_host_addresses = host_addresses
+
+
+def ice_servers(servers: list[dict[str, Any]]) -> list[RTCIceServer]:
+    return [RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+            for s in servers]
+
+
+def new_peer_connection(servers: list[dict[str, Any]] | None = None) -> RTCPeerConnection:
+    """A PeerConnection that never contacts a default STUN server and bundles everything on one transport."""
+    config = RTCConfiguration(iceServers=ice_servers(servers or []), bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+    return RTCPeerConnection(configuration=config)
+
+
+class SilentTrack(MediaStreamTrack):
+    """Gives a forwarding sender a kind and an SSRC in SDP; aiortc never pulls from it (send() is captured)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+
+    async def recv(self) -> Any:  # pragma: no cover - never called: the sender's RTP loop is not started
+        await asyncio.Future()
+
+
+@dataclass
+class Negotiated:
+    """What one transceiver agreed on, captured when aiortc would start its sender or receiver."""
+
+    mid: str
+    kind: str
+    codecs: list[Any]
+    header_extensions: dict[str, int]
+    ssrcs: list[int] = field(default_factory=list)
+    rtx_ssrcs: dict[int, int] = field(default_factory=dict)  # rtx ssrc -> media ssrc
+    rtcp_ssrc: int | None = None
+
+
+def _negotiated(kind: str, params: RTCRtpParameters) -> Negotiated:
+    n = Negotiated(
+        mid=params.muxId,
+        kind=kind,
+        codecs=list(params.codecs),
+        header_extensions={e.uri: e.id for e in params.headerExtensions},
+    )
+    for enc in getattr(params, "encodings", []):
+        if enc.ssrc:
+            n.ssrcs.append(enc.ssrc)
+        if enc.rtx is not None and enc.ssrc:
+            n.rtx_ssrcs[enc.rtx.ssrc] = enc.ssrc
+    return n
+
+
+def capture_transceiver(
+    transceiver: RTCRtpTransceiver,
+    on_send: Callable[[RTCRtpTransceiver, Negotiated, int, int], Awaitable[None]],
+    on_receive: Callable[[RTCRtpTransceiver, Negotiated], Awaitable[None]],
+) -> None:
+    """Replace the transceiver's sender.send / receiver.receive: aiortc starts no media machinery for it.
+
+    on_send gets the negotiated parameters and the sender's SSRC and RTX SSRC (chosen by aiortc for SDP).
+    """
+    sender, receiver = transceiver.sender, transceiver.receiver
+    if getattr(sender, "_sfu_captured", False):
+        return
+    kind = transceiver.kind
+
+    started = {"send": False, "receive": False}
+
+    # aiortc calls these again after every renegotiation; like its own send()/receive(), act only once.
+    async def send(parameters: Any) -> None:
+        if not started["send"]:
+            started["send"] = True
+            await on_send(transceiver, _negotiated(kind, parameters), sender._ssrc, sender._rtx_ssrc)
+
+    async def receive(parameters: Any) -> None:
+        if not started["receive"]:
+            started["receive"] = True
+            await on_receive(transceiver, _negotiated(kind, parameters))
+
+    sender.send = send  # type: ignore[method-assign]
+    receiver.receive = receive  # type: ignore[method-assign]
+    sender._sfu_captured = True  # type: ignore[attr-defined]
+
+
+class TransportTap:
+    """Raw decrypted RTP/RTCP in, protected RTP/RTCP out, on one PeerConnection's (bundled) DTLS transport."""
+
+    def __init__(self, dtls: RTCDtlsTransport, on_rtp: RtpHandler, on_rtcp: RtcpHandler) -> None:
+        self.dtls = dtls
+        self._ice = dtls.transport._connection
+        self.sent_packets = 0
+        self.sent_bytes = 0
+
+        async def handle_rtp(data: bytes, arrival_time_ms: int) -> None:
+            on_rtp(data, time.monotonic())
+
+        async def handle_rtcp(data: bytes) -> None:
+            on_rtcp(data)
+
+        dtls._handle_rtp_data = handle_rtp  # type: ignore[method-assign]
+        dtls._handle_rtcp_data = handle_rtcp  # type: ignore[method-assign]
+
+    @property
+    def connected(self) -> bool:
+        return self.dtls.state == "connected" and self.dtls._tx_srtp is not None
+
+    def send_rtp(self, packet: bytes) -> bool:
+        """Protect and send now (no awaits, no queue). False when the transport is not (or no longer) up."""
+        srtp = self.dtls._tx_srtp
+        pair = self._ice._nominated.get(1)
+        if srtp is None or pair is None or self.dtls.state != "connected":
+            return False
+        data = srtp.protect(packet)
+        pair.protocol.transport.sendto(data, pair.remote_addr)
+        self.sent_packets += 1
+        self.sent_bytes += len(data)
+        return True
+
+    def send_rtcp(self, packet: bytes) -> bool:
+        srtp = self.dtls._tx_srtp
+        pair = self._ice._nominated.get(1)
+        if srtp is None or pair is None or self.dtls.state != "connected":
+            return False
+        pair.protocol.transport.sendto(srtp.protect_rtcp(packet), pair.remote_addr)
+        return True
+
+
+def dtls_transport(pc: RTCPeerConnection) -> RTCDtlsTransport | None:
+    for t in pc.getTransceivers():
+        transport = t.receiver.transport
+        if transport is not None:
+            return transport
+    return None
+
+
+def media_machinery_started(transceiver: RTCRtpTransceiver) -> dict[str, bool]:
+    """Whether aiortc started its own encoder/decoder path for this transceiver (the SFU never should)."""
+    sender, receiver = transceiver.sender, transceiver.receiver
+    return {
+        "sender_started": bool(getattr(sender, "_RTCRtpSender__started", False)),
+        "encoder": getattr(sender, "_RTCRtpSender__encoder", None) is not None,
+        "receiver_started": bool(getattr(receiver, "_RTCRtpReceiver__started", False)),
+        "decoder_thread": getattr(receiver, "_RTCRtpReceiver__decoder_thread", None) is not None,
+    }
