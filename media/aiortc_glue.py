@@ -224,3 +224,26 @@ def media_machinery_started(transceiver: RTCRtpTransceiver) -> dict[str, bool]:
         "receiver_started": bool(getattr(receiver, "_RTCRtpReceiver__started", False)),
         "decoder_thread": getattr(receiver, "_RTCRtpReceiver__decoder_thread", None) is not None,
     }
+
+
+def restrict_codecs(transceiver: RTCRtpTransceiver, mime_type: str) -> None:
+    """Allow one media codec (plus its RTX) on a transceiver, in offers *and* in answers.
+
+    setCodecPreferences only takes effect when a description is applied; for a transceiver created by a
+    remote offer the answer's codec list was already computed, so it is filtered here as well.
+    """
+    from aiortc.rtcrtpsender import RTCRtpSender as _Sender
+
+    wanted = mime_type.lower()
+    caps = _Sender.getCapabilities(transceiver.kind).codecs
+    chosen = [c for c in caps if c.mimeType.lower() == wanted]
+    if not chosen:
+        raise ValueError(f"{mime_type} is not a codec aiortc supports")
+    rtx = [c for c in caps if c.mimeType.lower().endswith("/rtx")]
+    transceiver.setCodecPreferences(chosen + rtx)
+    current = getattr(transceiver, "_codecs", None)
+    if current:
+        keep = [c for c in current if c.mimeType.lower() == wanted]
+        pts = {c.payloadType for c in keep}
+        keep += [c for c in current if c.mimeType.lower().endswith("/rtx") and c.parameters.get("apt") in pts]
+        transceiver._codecs = keep

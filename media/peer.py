@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiortc import RTCRtpTransceiver, RTCSessionDescription
-from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.sdp import candidate_from_sdp
 
 from media import aiortc_glue as glue
@@ -213,14 +212,8 @@ class Peer:
 
     def _restrict_codecs(self, t: RTCRtpTransceiver) -> None:
         """The room agrees on one video codec so every subscriber can decode every publisher."""
-        if t.kind != "video":
-            return
-        caps = RTCRtpSender.getCapabilities("video")
-        wanted = self.video_codec.lower()
-        chosen = [c for c in caps.codecs if c.mimeType.lower() == f"video/{wanted}"]
-        rtx = [c for c in caps.codecs if c.mimeType.lower() == "video/rtx"]
-        if chosen:
-            t.setCodecPreferences(chosen + rtx)
+        if t.kind == "video":
+            glue.restrict_codecs(t, f"video/{self.video_codec}")
 
     def _ensure_tap(self) -> None:
         if self.tap is None:

@@ -89,6 +89,11 @@ class MediaClient:
         if publish_video:
             self.local_tracks.append(MovingVideoTrack())
 
+        self.rebind_track_handler()
+
+    def rebind_track_handler(self) -> None:
+        """(Re)attach the `track` handler, e.g. after replacing the PeerConnection for an ICE restart."""
+
         @self.pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
             mid = next((t.mid for t in self.pc.getTransceivers() if t.receiver.track is track), None)
