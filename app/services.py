@@ -14,6 +14,7 @@ from docket.records import Records
 from docket.sql import SqlRecords
 from hearing.admission import join_policy
 from media import aiortc_glue as glue
+from media.metrics import SfuCollector
 from media.sfu import MediaConfig, Sfu
 from recordings.local_store import LocalObjectStore
 from recordings.objectstore import ObjectStore
@@ -88,6 +89,7 @@ def build_services(settings: Settings) -> Services:
     if settings.media_enabled:
         sfu = Sfu(MediaConfig(ice_servers=settings.ice_servers(), video_codec=settings.video_codec), hub)
         hub.media = sfu
+        metrics.registry.register(SfuCollector(sfu))
     return Services(settings, records, bus, objects, tokens, hub, metrics, sfu)
 
 

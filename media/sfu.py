@@ -101,6 +101,9 @@ class Sfu:
         self._clock = clock
         self._ticker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._retired_packets = 0
+        self._retired_retransmits = 0
+        self._retired_bad = 0
 
     # ---- MediaSignals -------------------------------------------------------------------------------------
 
@@ -151,7 +154,26 @@ class Sfu:
         return sum(len(r.peers) for r in self.rooms.values())
 
     def forwarded_packets(self) -> int:
-        return sum(f.stream.packets_sent for r in self.rooms.values() for t in r.tracks.values() for f in t.forwards)
+        """Packets forwarded since start (monotonic: counts from removed forwards are kept)."""
+        live = sum(f.stream.packets_sent for r in self.rooms.values() for t in r.tracks.values() for f in t.forwards)
+        return self._retired_packets + live
+
+    def stats(self) -> dict[str, int]:
+        tracks = [t for r in self.rooms.values() for t in r.tracks.values()]
+        return {
+            "rooms": len(self.rooms),
+            "peers": self.peer_count(),
+            "tracks": len(tracks),
+            "forwards": sum(len(t.forwards) for t in tracks),
+            "forwarded_packets": self.forwarded_packets(),
+            "retransmitted_packets": self._retired_retransmits + sum(f.retransmits for t in tracks for f in t.forwards),
+            "bad_packets": self._retired_bad + sum(p.bad_packets for r in self.rooms.values()
+                                                   for p in r.peers.values()),
+        }
+
+    def _retire(self, fwd: Forward) -> None:
+        self._retired_packets += fwd.stream.packets_sent
+        self._retired_retransmits += fwd.retransmits
 
     # ---- offers and peers ---------------------------------------------------------------------------------
 
@@ -223,6 +245,8 @@ class Sfu:
             del room.peers[peer.participant_id]
         for track in list(peer.published.values()):
             room.tracks.pop(track.track_id, None)
+            for fwd in track.forwards:
+                self._retire(fwd)
             for other in list(room.peers.values()):
                 if await other.unsubscribe(track.track_id) is not None or track.track_id in other.announced:
                     other.announced.discard(track.track_id)
@@ -233,9 +257,11 @@ class Sfu:
                         self._spawn(other.renegotiate())
             track.forwards.clear()
         for fwd in list(peer.forwards.values()):
-            with contextlib.suppress(ValueError):
+            if fwd in fwd.track.forwards:
                 fwd.track.forwards.remove(fwd)
+                self._retire(fwd)
         peer.forwards.clear()
+        self._retired_bad += peer.bad_packets
         room.speakers.forget(peer.participant_id)
         await peer.close()
         if not room.peers:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 
+import httpx
 import pytest
 
 from hearing.roles import Role
@@ -42,6 +43,10 @@ async def test_publisher_reaches_every_subscriber_without_server_decoding(server
         for t in peer.pc.getTransceivers():
             assert not any(glue.media_machinery_started(t).values()), glue.media_machinery_started(t)
     assert sfu.forwarded_packets() > 0
+    async with httpx.AsyncClient(base_url=server.base, timeout=10) as http:
+        metrics = (await http.get("/metrics")).text
+    assert "hearing_media_peers 4.0" in metrics
+    assert re.search(r"hearing_media_forwarded_packets_total [1-9]", metrics)
     for c in (judge, *parties):
         await c.close()
 
