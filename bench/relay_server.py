@@ -216,9 +216,9 @@ class RelayMedia:
 async def _serve(port: int) -> int:
     import uvicorn
 
-    from app.factory import create_app  # noqa: TID251 - this bench server is a composition root, like app/cli
-    from app.services import build_services, start_services  # noqa: TID251
-    from app.settings import load_settings  # noqa: TID251
+    from app.factory import create_app  # this bench server is a composition root, like app/cli
+    from app.services import build_services, start_services
+    from app.settings import load_settings
 
     settings = load_settings(HEARING_PORT=port, MEDIA_ENABLED=False)
     services = build_services(settings)

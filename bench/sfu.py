@@ -117,6 +117,7 @@ def _row(mode: str, codec: str, raw: dict[str, Any], base: dict[str, Any]) -> di
         "first_frame_ms_p50": round(statistics.median(firsts), 1) if firsts else None,
         "first_frame_ms_max": round(max(firsts), 1) if firsts else None,
         "first_frame_missing": len(raw["first_frame_ms"]) - len(firsts),
+        "video_pkts_before_first_keyframe": raw["video_pkts_before_first_keyframe"],
         "publisher_fps": raw["publisher_fps"],
         "client_cpu_s_per_s": raw["client_cpu_s_per_s"],
         "keyframe_requests_while_joining": raw["keyframe_requests_while_joining"],

@@ -191,10 +191,12 @@ class Subscriber(_Participant):
         self.audio_packets = 0
         self.rtx_packets = 0
         self.frames = 0
+        self.early_packets = 0  # video before the first keyframe: the SFU's keyframe gate should make this 0
         self.first_frame_at: float | None = None
         self.got_frame = asyncio.Event()
         self._last_ts = b""
         self._key_ts: int | None = None
+        self._seen_key = False
         self._next_seq = 0
 
     @property
@@ -239,10 +241,13 @@ class Subscriber(_Participant):
     def _first_frame(self, data: bytes, now: float) -> None:
         h = parse_rtp(data)
         if is_keyframe(self.codec, memoryview(data)[h.payload_offset : h.payload_end]):
+            self._seen_key = True
             self._key_ts, self._next_seq = h.timestamp, (h.sequence + 1) & 0xFFFF
         elif self._key_ts is not None and h.timestamp == self._key_ts and h.sequence == self._next_seq:
             self._next_seq = (h.sequence + 1) & 0xFFFF
         else:
+            if not self._seen_key:
+                self.early_packets += 1
             self._key_ts = None
             return
         if h.marker:
@@ -342,6 +347,7 @@ class Bench:
         await asyncio.sleep(SETTLE)
         _log(self.label, f"{n} subscribers: measuring {args.seconds:g} s...")
         row = await self.measure(subs, pub, args.seconds)
+        row["video_pkts_before_first_keyframe"] = sum(s.early_packets for s in subs)
         row["first_frame_ms"] = [None if s.first_frame_ms is None else round(s.first_frame_ms, 1) for s in subs]
         requested, intra = pub.video.keyframes_requested - keys0, pub.video.intra_sent - intra0
         row["keyframe_requests_while_joining"] = requested - row["keyframe_requests_in_window"]

@@ -2,9 +2,11 @@
 
 Every subscriber waiting at a keyframe gate wants one, on every packet: unthrottled, a room of late joiners would
 make the publisher send keyframe after keyframe (each several times a delta frame's size). One request per
-`min_interval` (300 ms) is enough: a keyframe answers everybody waiting. A request suppressed by the throttle is
-remembered and sent from the periodic tick as soon as allowed; one sent but not answered by a keyframe (lost PLI, or
-a publisher slow to react) is repeated every `retry_interval`.
+`min_interval` (300 ms) is enough while a request is unanswered: a keyframe answers everybody waiting. Once a
+keyframe has answered it, the next request may go `answered_interval` (100 ms) after that keyframe, so subscribers
+joining one after another (whose gates opened just after the last keyframe passed) do not each wait 300 ms.
+A request suppressed by the throttle is remembered and sent from the periodic tick as soon as allowed; one sent but
+not answered by a keyframe (lost PLI, or a publisher slow to react) is repeated every `retry_interval`.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ _EPS = 1e-6  # timer tolerance: a tick exactly one interval later must not miss 
 class KeyframeRequester:
     """Per-publisher PLI/FIR throttle. Time is passed in (seconds)."""
 
-    __slots__ = ("_awaiting", "_fir_seq", "_last_keyframe", "_last_sent", "_pending", "min_interval",
-                 "retry_interval")
+    __slots__ = ("_awaiting", "_fir_seq", "_last_keyframe", "_last_sent", "_pending", "answered_interval",
+                 "min_interval", "retry_interval")
 
-    def __init__(self, min_interval: float = 0.3, retry_interval: float | None = 1.0) -> None:
+    def __init__(self, min_interval: float = 0.3, retry_interval: float | None = 1.0,
+                 answered_interval: float = 0.1) -> None:
         self.min_interval = min_interval
+        self.answered_interval = min(answered_interval, min_interval)
         self.retry_interval = retry_interval  # None: never repeat an unanswered request by itself
         self._last_sent: float | None = None
         self._pending = False  # wanted, not yet sent (throttled)
@@ -39,7 +43,11 @@ class KeyframeRequester:
         return self._last_keyframe
 
     def _allowed(self, now: float) -> bool:
-        return self._last_sent is None or now - self._last_sent + _EPS >= self.min_interval
+        if self._last_sent is None:
+            return True
+        if self._last_keyframe is not None and self._last_keyframe >= self._last_sent:  # answered
+            return now - self._last_keyframe + _EPS >= self.answered_interval
+        return now - self._last_sent + _EPS >= self.min_interval
 
     def _send(self, now: float) -> bool:
         self._last_sent = now

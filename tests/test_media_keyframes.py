@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -65,32 +63,47 @@ def test_fir_sequence_numbers_wrap_at_8_bits() -> None:
 @settings(deadline=None, max_examples=300)
 @given(st.lists(st.tuples(st.sampled_from(["request", "tick", "keyframe"]), st.integers(0, 200)), max_size=120))
 def test_property_throttled_and_nothing_lost(events: list[tuple[str, int]]) -> None:
-    """Sends are ≥ min_interval apart; a suppressed request is sent at the first tick the interval allows (unless a
-    keyframe answered it first)."""
-    k = KeyframeRequester(0.3, retry_interval=None)
+    """Unanswered requests are ≥ min_interval apart, answered ones ≥ answered_interval after their keyframe; a
+    suppressed request is sent at the first tick the rule allows (unless a keyframe answered it first)."""
+    k = KeyframeRequester(0.3, retry_interval=None, answered_interval=0.1)
     ms = 0
     sent: list[int] = []
+    answered_at: int | None = None  # keyframe time after the last send
     owed = False  # a request was suppressed and no keyframe arrived since
+
+    def may(at: int) -> bool:
+        if not sent:
+            return True
+        if answered_at is not None:
+            return at - answered_at >= 100
+        return at - sent[-1] >= 300
+
     for kind, dt in events:
         ms += dt
         now = ms / 1000
         if kind == "request":
-            if k.request(now):
+            allowed = may(ms)
+            fired = k.request(now)
+            assert fired == allowed
+            if fired:
                 sent.append(ms)
+                answered_at = None
                 owed = False
             else:
                 owed = True
         elif kind == "tick":
-            may = not sent or ms - sent[-1] >= 300
+            allowed = may(ms)
             fired = k.due(now)
-            assert fired == (owed and may)
+            assert fired == (owed and allowed)
             if fired:
                 sent.append(ms)
+                answered_at = None
                 owed = False
         else:
             k.keyframe_seen(now)
+            if sent:
+                answered_at = ms
             owed = False
-    assert all(b - a >= 300 for a, b in itertools.pairwise(sent))
 
 
 def test_interval_boundary_is_not_lost_to_float_rounding() -> None:
