@@ -36,6 +36,7 @@ services:
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m signaling.protocol_doc --check
+	$(PY) -m hearing.permissions_doc --check
 
 docs: $(RUN_STAMP)
 	$(PY) -m signaling.protocol_doc

@@ -116,6 +116,39 @@ async def _migrate(settings: Settings) -> int:
     return 0
 
 
+async def _verify_audit(settings: Settings) -> int:
+    """Walk the audit chain read-only: exit 0 if intact, 1 naming the first broken entry, 2 if there is no log."""
+    from docket.audit import SqlAuditLog
+    from docket.migrate import current_revision
+    from docket.records import RecordsError
+
+    url = settings.effective_database_url
+    try:
+        revision = await current_revision(url)
+    except RecordsError as exc:
+        print(f"hearing: {exc}", file=sys.stderr)
+        return 2
+    if revision is None or revision[:4] < "0003":  # revisions are named NNNN_slug; 0003_court made the log
+        print(f"hearing: {_safe_url(url)} has no audit log yet (schema at {revision or 'none'}); "
+              "run `hearing migrate`", file=sys.stderr)
+        return 2
+    log = SqlAuditLog.open(url)
+    try:
+        report = await log.check()
+    except RecordsError as exc:
+        print(f"hearing: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await log.close()
+    if report.broken is None:
+        print(f"audit chain intact: {report.entries} entries")
+        return 0
+    b = report.broken
+    print(f"audit chain broken at entry {b.seq} ({b.reason.value}): {b.detail}; "
+          f"{report.entries} entries before it are intact")
+    return 1
+
+
 async def _demo(settings: Settings) -> int:
     async def run(services: Services) -> int:
         await _print_demo(services)
@@ -143,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     rev.add_argument("--reason", default="revoked by staff")
     sub.add_parser("migrate", help="upgrade the database schema to the latest version")
     sub.add_parser("demo", help="create the demo hearing and print its join links")
+    sub.add_parser("verify-audit", help="check the audit log's hash chain and name the first broken entry")
     return p
 
 
@@ -181,6 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_migrate(settings))
         if args.command == "demo":
             return asyncio.run(_demo(settings))
+        if args.command == "verify-audit":
+            return asyncio.run(_verify_audit(settings))
     except (OSError, ValueError) as exc:
         print(f"hearing: {exc}", file=sys.stderr)
         return 1

@@ -9,7 +9,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, Dialect, ForeignKey, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.types import TypeDecorator
 
 # Deterministic constraint names: migrations can drop or alter a constraint by name on every backend,
@@ -78,4 +93,120 @@ issued_tokens = Table(
     Column("expires_at", UtcDateTime, nullable=False),
     Column("revoked_at", UtcDateTime, nullable=True),
     Column("revoke_reason", Text, nullable=True),
+)
+
+
+# ---- the court register (0003_court): stations, persons, cases, hearings, participants, the audit log ----
+
+CODE_LENGTH = 32
+"""Longest enum-like value stored as text: a hearing kind, role, state, status, side or method."""
+HASH_LENGTH = 64
+"""A SHA-256 hex digest."""
+
+stations = Table(
+    "stations",
+    metadata,
+    Column("id", String(ID_LENGTH), primary_key=True),
+    Column("kind", String(CODE_LENGTH), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("location", Text, nullable=False),
+    Column("latitude", Float, nullable=True),
+    Column("longitude", Float, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+persons = Table(
+    "persons",
+    metadata,
+    Column("id", String(ID_LENGTH), primary_key=True),
+    Column("name", Text, nullable=False),
+    # Only a salted slow hash of the identity-document number and its last four characters (docket.id_documents).
+    Column("id_document_hash", Text, nullable=True),
+    Column("id_document_last4", String(4), nullable=True, index=True),
+    Column("birth_date", Date, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", String(ID_LENGTH), primary_key=True),
+    Column("case_number", String(ID_LENGTH), nullable=False, unique=True),
+    Column("cause", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+case_parties = Table(
+    "case_parties",
+    metadata,
+    Column("case_id", String(ID_LENGTH), ForeignKey("cases.id"), primary_key=True),
+    Column("person_id", String(ID_LENGTH), ForeignKey("persons.id"), primary_key=True, index=True),
+    Column("side", String(CODE_LENGTH), nullable=False),
+)
+
+hearings = Table(
+    "hearings",
+    metadata,
+    Column("id", String(ID_LENGTH), primary_key=True),
+    Column("case_id", String(ID_LENGTH), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("kind", String(CODE_LENGTH), nullable=False),
+    Column("scheduled_start", UtcDateTime, nullable=False, index=True),
+    Column("scheduled_end", UtcDateTime, nullable=False),
+    Column("state", String(CODE_LENGTH), nullable=False),
+    # The signalling room; created when the hearing opens, so not a foreign key to rooms.
+    Column("room_id", String(ID_LENGTH), nullable=True, unique=True),
+    Column("recorded", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("state_changed_at", UtcDateTime, nullable=False),
+)
+
+panel_members = Table(
+    "panel_members",
+    metadata,
+    Column("hearing_id", String(ID_LENGTH), ForeignKey("hearings.id"), primary_key=True),
+    Column("person_id", String(ID_LENGTH), ForeignKey("persons.id"), primary_key=True),
+    Column("position", Integer, nullable=False),  # 0 presides
+    UniqueConstraint("hearing_id", "position"),
+)
+
+participants = Table(
+    "participants",
+    metadata,
+    Column("id", String(ID_LENGTH), primary_key=True),
+    Column("hearing_id", String(ID_LENGTH), ForeignKey("hearings.id"), nullable=False),
+    Column("person_id", String(ID_LENGTH), ForeignKey("persons.id"), nullable=False, index=True),
+    Column("role", String(CODE_LENGTH), nullable=False),
+    Column("status", String(CODE_LENGTH), nullable=False),
+    Column("station_id", String(ID_LENGTH), ForeignKey("stations.id"), nullable=True),
+    Column("token_jti", String(ID_LENGTH), ForeignKey("issued_tokens.jti"), nullable=True, unique=True),
+    Column("verification_method", String(CODE_LENGTH), nullable=True),
+    Column("verified_by", String(ID_LENGTH), nullable=True),
+    Column("verified_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("hearing_id", "person_id"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor_id", String(ID_LENGTH), nullable=False),
+    Column("actor_role", String(CODE_LENGTH), nullable=False),
+    Column("action", String(ID_LENGTH), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("details", Text, nullable=False),  # canonical JSON, ids only
+    # Unique: two entries can never claim the same predecessor, so even a writer that skipped the lock cannot fork.
+    Column("prev_hash", String(HASH_LENGTH), nullable=False, unique=True),
+    Column("hash", String(HASH_LENGTH), nullable=False, unique=True),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    # One row (id 1): the chain's last seq and hash. Appenders lock it, and verify() compares the log's tail
+    # with it, so deleting the newest entries is detected too.
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(HASH_LENGTH), nullable=False),
 )

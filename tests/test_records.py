@@ -262,8 +262,8 @@ async def test_upgrade_keeps_data(records_url: str) -> None:
         await engine.dispose()
 
     await upgrade(records_url, progress=lines.append)
-    assert lines[1:] == ["applying 0002_tokens: issued join tokens and revocation"]
-    assert await current_revision(records_url) == head_revision() == "0002_tokens"
+    assert lines[1] == "applying 0002_tokens: issued join tokens and revocation"  # later revisions follow
+    assert await current_revision(records_url) == head_revision()
 
     db = await open_records(records_url)
     try:
