@@ -101,9 +101,10 @@ class Peer:
             except Exception as exc:  # aiortc raises ValueError, KeyError, IndexError... on bad SDP
                 raise NegotiationError(f"invalid offer: {type(exc).__name__}: {str(exc)[:200]}") from None
             self._prepare_transceivers()
+            ours = set(self.by_track.values()) | {t for ts in self.spare.values() for t in ts}
             for t in self.pc.getTransceivers():
-                if t in self.pending or t.stopped:
-                    continue
+                if t in self.pending or t in ours or t.stopped:
+                    continue  # the SFU's forwarding m-lines keep the direction the SFU gave them
                 # A client's own m-lines carry only what it publishes; forwarded tracks get m-lines of their own.
                 if t.direction in ("sendrecv", "recvonly"):
                     t.direction = "recvonly" if self.can_publish else "inactive"

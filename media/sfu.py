@@ -203,6 +203,9 @@ class Sfu:
             log.info("client offer ignored during server offer (glare)", extra={"participant": peer.participant_id})
             return
         await self.signals.send_to(room.room_id, peer.participant_id, Answer(sdp=answer))
+        if room.speakers.current is not None:  # speaker events are sent on change; a newcomer needs the current one
+            await self.signals.send_to(room.room_id, peer.participant_id,
+                                       ActiveSpeaker(participant_id=room.speakers.current))
         if peer.can_subscribe:
             added = False
             for track in room.tracks.values():

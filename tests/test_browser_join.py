@@ -9,6 +9,8 @@ from signaling.tokens import TokenService
 from tests.browser import ARTIFACTS, chromium, fresh_context
 from tests.live import live_server
 
+TILE = '[data-tile-for][data-role="{}"]'
+
 
 async def test_two_browsers_join_and_see_each_other(tmp_path) -> None:
     async with live_server(tmp_path) as server, chromium() as browser:
@@ -16,21 +18,20 @@ async def test_two_browsers_join_and_see_each_other(tmp_path) -> None:
         party_link = await server.link("court-1", Role.PLAINTIFF, "张原告")
         async with fresh_context(browser) as c1, fresh_context(browser) as c2:
             judge, party = await c1.new_page(), await c2.new_page()
-            await judge.goto(judge_link)
+            await judge.goto(judge_link + "&skipcheck=1")
             await judge.wait_for_function("document.body.dataset.state === 'connected'", timeout=20_000)
-            await party.goto(party_link)
+            await party.goto(party_link + "&skipcheck=1")
             await party.wait_for_function("document.body.dataset.state === 'connected'", timeout=20_000)
-            await judge.locator('#participants li[data-role="plaintiff"]').wait_for(timeout=20_000)
+            await judge.locator(TILE.format("plaintiff")).wait_for(timeout=20_000)
+            assert "张原告" in await judge.locator(TILE.format("plaintiff")).inner_text()
+            assert "王审判长" in await party.locator(TILE.format("presiding_judge")).inner_text()
             assert "张原告" in await judge.locator("#participants").inner_text()
-            assert "王审判长" in await party.locator("#participants").inner_text()
             await party.get_by_role("button", name="静音麦克风").click()
-            await judge.locator('#participants li[data-role="plaintiff"]', has_text="麦克风已关").wait_for(
-                timeout=20_000)
+            await judge.locator(TILE.format("plaintiff"), has_text="麦克风已关").wait_for(timeout=20_000)
             ARTIFACTS.mkdir(exist_ok=True)
             await judge.screenshot(path=str(ARTIFACTS / "join-page-judge.png"))
             await party.get_by_role("button", name="离开").click()
-            await judge.locator('#participants li[data-role="plaintiff"]').wait_for(state="detached",
-                                                                                   timeout=20_000)
+            await judge.locator(TILE.format("plaintiff")).wait_for(state="detached", timeout=20_000)
 
 
 async def test_expired_link_shows_the_reason(tmp_path) -> None:
@@ -39,6 +40,7 @@ async def test_expired_link_shows_the_reason(tmp_path) -> None:
         token, _ = old.issue_join(room_id="court-1", role="plaintiff", name="x", grants=["publish"], ttl_seconds=60)
         async with fresh_context(browser) as ctx:
             page = await ctx.new_page()
-            await page.goto(f"{server.base}/join#token={token}")
+            await page.goto(f"{server.base}/join#token={token}&skipcheck=1")
             await page.wait_for_function("document.body.dataset.state === 'error'", timeout=20_000)
-            assert "expired" in await page.locator("#status").inner_text()
+            assert "链接已过期" in await page.locator("#status").inner_text()
+            assert "expired" in await page.locator("#message-view").inner_text()

@@ -1,0 +1,466 @@
+// Entry point: reads the link, runs the pre-join check, then the room. Owns the page state
+// (`document.body.dataset.state`: prejoin | connecting | connected | reconnecting | ended | error).
+import { acquire, failureKey } from "./devices.js";
+import { applyI18n, closeMessage, currentLang, onLangChange, roleLabel, setLang, t } from "./i18n.js";
+import { MediaSession } from "./media.js";
+import { Prejoin } from "./prejoin.js";
+import { summarise } from "./quality.js";
+import { Tile, layout, renderQuality, renderRoster } from "./room.js";
+import { Signaling } from "./signaling.js";
+import { loadResume, readLink, saveResume } from "./token.js";
+
+const $ = (id) => document.getElementById(id);
+const QUALITY_EVERY_MS = 2000;
+
+const app = {
+  link: null,
+  claims: null,
+  state: "prejoin",
+  final: null,            // {state: "ended"|"error", text, detail, rejoin}
+  sig: null,
+  sigPhase: "connecting",
+  sigDetail: {},
+  media: null,
+  wasConnected: false,
+  local: { stream: null, audio: null, video: null, mode: "watch" },
+  me: null,
+  people: new Map(),
+  speaker: null,
+  micMuted: false,
+  camMuted: false,
+  audioOnly: false,
+  tiles: new Map(),
+  selfTile: null,
+  quality: { prev: null, summary: null, poorRuns: 0, timer: 0 },
+};
+
+// ---- page state --------------------------------------------------------------------------------------------
+
+function computeState() {
+  if (app.final) return app.final.state;
+  if (!app.sig) return "prejoin";
+  if (app.sigPhase === "joined" && app.media?.state === "connected") return "connected";
+  return app.wasConnected ? "reconnecting" : "connecting";
+}
+
+function statusText(state) {
+  switch (state) {
+    case "prejoin": return t("prejoin");
+    case "connected": return t("connected");
+    case "connecting":
+      if (app.sigPhase === "joined") return t("connectingMedia");
+      // Closed before we were ever admitted (and not refused): the server cannot be reached.
+      return app.sigDetail.code && !app.sigDetail.rejoin ? t("unreachable") : t("connecting");
+    case "reconnecting":
+      return app.sigPhase === "joined" ? t("reconnectingMedia") : t("reconnecting");
+    default: return app.final ? app.final.text() : t(state);
+  }
+}
+
+function updateState() {
+  const state = computeState();
+  if (state === "connected") app.wasConnected = true;
+  if (state !== app.state) window.hearing.stateLog.push(state);
+  if (state === "connected") window.hearing.marks.connected ??= performance.now();
+  app.state = state;
+  document.body.dataset.state = state;
+  const text = statusText(state);
+  const status = $("status");
+  if (status.textContent !== text) status.textContent = text;
+}
+
+/** The end: `text` is a function so that the words follow a language switch. */
+function finish(state, text, detail = "", { rejoin = true } = {}) {
+  if (app.final) return;
+  app.final = { state, text, detail, rejoin };
+  stopQuality();
+  app.media?.close();
+  for (const tr of [app.local.audio, app.local.video]) tr?.stop();
+  for (const tile of app.tiles.values()) tile.remove();
+  app.tiles.clear();
+  $("room-view").hidden = true;
+  $("controls").hidden = true;
+  $("prejoin-view").hidden = true;
+  $("message-view").hidden = false;
+  renderFinal();
+  updateState();
+  $("msg-title").focus();
+}
+
+function renderFinal() {
+  const f = app.final;
+  if (!f) return;
+  $("msg-title").textContent = t(f.state === "error" ? "error" : "ended");
+  $("msg-text").textContent = f.text();
+  $("msg-detail").textContent = f.detail ? t("serverSaid", { reason: f.detail }) : "";
+  $("msg-rejoin").hidden = !f.rejoin;
+}
+
+function announce(text) {
+  const a = $("announce");
+  a.textContent = "";
+  // A fresh text node makes screen readers announce the same words twice in a row too.
+  setTimeout(() => { a.textContent = text; }, 50);
+}
+
+// ---- signalling -----------------------------------------------------------------------------------------------
+
+function onSigStatus({ detail }) {
+  app.sigPhase = detail.phase;
+  app.sigDetail = detail;
+  if (detail.phase === "ended") {
+    saveResume(null);
+    const seconds = Math.round(app.sig.graceMs / 1000);
+    let text;
+    if (detail.graceOver) text = () => t("graceOver", { s: seconds });
+    else if (detail.reason === "left") text = () => t("left");
+    else text = () => closeMessage(detail.code) ?? t("close1000");
+    const detailText = detail.graceOver || detail.reason === "left" ? "" : detail.reason;
+    finish("ended", text, detailText);
+    return;
+  }
+  if (detail.phase === "error") {
+    saveResume(null);
+    finish("error", () => closeMessage(detail.code) ?? t("error"), detail.reason, { rejoin: false });
+    return;
+  }
+  updateState();
+}
+
+async function onSigMessage({ detail: msg }) {
+  if (app.media?.handle(msg)) return;
+  switch (msg.type) {
+    case "joined": await onJoined(msg); break;
+    case "participant-joined": {
+      const known = app.people.has(msg.participant.id);
+      app.people.set(msg.participant.id, msg.participant);
+      if (!known) announce(t("joinedNote", { name: msg.participant.name, role: roleLabel(msg.participant.role) }));
+      renderPeople();
+      break;
+    }
+    case "participant-left": {
+      const p = app.people.get(msg.participant_id);
+      app.people.delete(msg.participant_id);
+      app.media?.forget(msg.participant_id);
+      if (p) announce(t("leftNote", { name: p.name, role: roleLabel(p.role) }));
+      renderPeople();
+      break;
+    }
+    case "participant-connection": {
+      const p = app.people.get(msg.participant_id);
+      if (p) { p.connection = msg.connection; renderPeople(); }
+      break;
+    }
+    case "mute-state": {
+      const p = msg.participant_id === app.me?.id ? app.me : app.people.get(msg.participant_id);
+      if (p) { p.audio_muted = msg.audio_muted; p.video_muted = msg.video_muted; renderPeople(); }
+      break;
+    }
+    case "active-speaker":
+      app.speaker = msg.participant_id;
+      renderPeople();
+      break;
+    case "error":
+      console.warn("hearing: server error", msg.code, msg.message);
+      break;
+    default:
+      break;
+  }
+}
+
+async function onJoined(msg) {
+  window.hearing.joins.push({ id: msg.participant.id, resumed: !!msg.resumed });
+  window.hearing.marks.joined ??= performance.now();
+  app.me = msg.participant;
+  app.people = new Map(msg.participants.map((p) => [p.id, p]));
+  app.resume = { token: msg.resume_token, graceMs: msg.resume_grace_seconds * 1000 };
+  // The server keeps mute state across a resume but not across a fresh join: tell it what we really do.
+  if (!!app.me.audio_muted !== app.micMuted) app.sig.send({ type: "mute", kind: "audio", muted: app.micMuted });
+  if (!!app.me.video_muted !== app.camMuted) app.sig.send({ type: "mute", kind: "video", muted: app.camMuted });
+  app.me.audio_muted = app.micMuted;
+  app.me.video_muted = app.camMuted;
+  renderPeople();
+  if (!app.media) {
+    await app.localReady;
+    if (app.final) return;
+    rememberSettings();
+    startMedia(msg.ice_servers);
+  } else {
+    rememberSettings();
+    // Server offers and track announcements sent while we were away are lost: start media afresh.
+    app.media.setIceServers(msg.ice_servers);
+    app.media.restart("signalling resumed", { settle: false });
+  }
+  updateState();
+}
+
+// ---- media ----------------------------------------------------------------------------------------------------
+
+function startMedia(iceServers) {
+  const publish = (app.claims.grants ?? []).includes("publish");
+  const media = new MediaSession({ send: (m) => app.sig.send(m), iceServers, local: app.local, publish });
+  app.media = media;
+  media.addEventListener("state", updateState);
+  media.addEventListener("lost", ({ detail }) => {
+    console.info("hearing: media lost", detail.reason);
+    updateState();
+    if (app.sig?.open) media.restart(detail.reason);
+    // else: the signalling resume restarts media
+  });
+  media.addEventListener("ready", () => {
+    if (app.audioOnly) sendSubscription();
+  });
+  media.addEventListener("tracks", renderPeople);
+  media.start();
+  startQuality();
+}
+
+function sendSubscription() {
+  app.sig?.send({ type: "subscription", publisher_id: null, kind: "video", paused: app.audioOnly });
+}
+
+// ---- room rendering -------------------------------------------------------------------------------------------
+
+function ensureTile(p) {
+  let tile = app.tiles.get(p.id);
+  if (!tile) {
+    tile = new Tile(p, {
+      audioSink: $("audio-sink"),
+      onFrame: () => { window.hearing.firstFrameAt ??= performance.now(); },
+      onAutoplayBlocked: () => { $("enable-audio").hidden = false; },
+    });
+    app.tiles.set(p.id, tile);
+  }
+  return tile;
+}
+
+function renderPeople() {
+  if (app.final) return;
+  const remotes = [...app.people.values()].filter((p) => (p.grants ?? []).includes("publish")
+    || app.media?.remoteTracks.has(p.id));
+  for (const [id, tile] of app.tiles) {
+    if (!remotes.some((p) => p.id === id)) { tile.remove(); app.tiles.delete(id); }
+  }
+  for (const p of remotes) {
+    const tile = ensureTile(p);
+    const tracks = app.media?.remoteTracks.get(p.id) ?? { audio: null, video: null };
+    tile.setVideo(tracks.video);
+    tile.setAudio(tracks.audio);
+    tile.update(p, { speaking: app.speaker === p.id });
+  }
+  if (app.me && (app.claims.grants ?? []).includes("publish")) {
+    if (!app.selfTile) {
+      app.selfTile = new Tile(app.me, { self: true });
+      if (app.local.video) app.selfTile.setVideo(app.local.video);
+    }
+    app.selfTile.update(app.me, { speaking: app.speaker === app.me.id, audioMuted: app.micMuted,
+      videoMuted: app.camMuted || !app.local.video });
+  }
+  layout({ stage: $("stage"), strip: $("strip"), tiles: app.tiles, selfTile: app.selfTile, remotes,
+    waiting: app.waitingEl });
+  renderRoster($("participants"), [...app.people.values()], app.me);
+  $("roster-count").textContent = String(app.people.size + (app.me ? 1 : 0));
+}
+
+function renderControls() {
+  const set = (id, pressed) => $(id).setAttribute("aria-pressed", String(pressed));
+  set("mute-audio", app.micMuted);
+  set("mute-video", app.camMuted);
+  set("audio-only", app.audioOnly);
+  $("mute-audio").disabled = !app.local.audio;
+  $("mute-video").disabled = !app.local.video;
+  const publisher = (app.claims?.grants ?? []).includes("publish");
+  $("mute-audio").hidden = $("mute-video").hidden = !publisher; // observers only watch and listen
+  document.body.classList.toggle("audio-only", app.audioOnly);
+}
+
+// ---- controls -------------------------------------------------------------------------------------------------
+
+function toggleMic() {
+  if (!app.local.audio) return;
+  app.micMuted = !app.micMuted;
+  app.local.audio.enabled = !app.micMuted;
+  app.sig?.send({ type: "mute", kind: "audio", muted: app.micMuted });
+  if (app.me) app.me.audio_muted = app.micMuted;
+  rememberSettings();
+  renderControls();
+  renderPeople();
+}
+
+function toggleCam() {
+  if (!app.local.video) return;
+  app.camMuted = !app.camMuted;
+  app.local.video.enabled = !app.camMuted;
+  app.sig?.send({ type: "mute", kind: "video", muted: app.camMuted });
+  if (app.me) app.me.video_muted = app.camMuted;
+  rememberSettings();
+  renderControls();
+  renderPeople();
+}
+
+function toggleAudioOnly() {
+  app.audioOnly = !app.audioOnly;
+  sendSubscription();
+  announce(t(app.audioOnly ? "audioOnlyOn" : "audioOnlyOff"));
+  $("audio-only").classList.remove("suggest");
+  rememberSettings();
+  renderControls();
+}
+
+/** What a reload of this tab needs to take the place back as it was (sessionStorage, this tab only). */
+function rememberSettings() {
+  if (!app.resume || app.final) return;
+  saveResume({ ...app.resume, mode: app.local.mode, audioOnly: app.audioOnly, micMuted: app.micMuted,
+    camMuted: app.camMuted });
+}
+
+function leave() {
+  app.sig?.leave();
+  saveResume(null);
+}
+
+function toggleRoster() {
+  const open = $("roster").hidden;
+  $("roster").hidden = !open;
+  $("roster-toggle").setAttribute("aria-expanded", String(open));
+}
+
+// ---- quality --------------------------------------------------------------------------------------------------
+
+function startQuality() {
+  stopQuality();
+  renderQuality($("quality"), null);
+  app.quality.timer = setInterval(async () => {
+    if (!app.media || app.media.state !== "connected") return;
+    try {
+      const cur = await app.media.counters();
+      const prev = app.quality.prev;
+      app.quality.prev = cur;
+      // Loss needs two samples close together, from the same PeerConnection.
+      if (!prev || prev.generation !== cur.generation || cur.at - prev.at > 3 * QUALITY_EVERY_MS) return;
+      const s = summarise(prev, cur);
+      app.quality.summary = s;
+      renderQuality($("quality"), s);
+      app.quality.poorRuns = s.level === "poor" ? app.quality.poorRuns + 1 : 0;
+      if (app.quality.poorRuns === 3 && !app.audioOnly) {
+        $("audio-only").classList.add("suggest");
+        announce(t("suggestAudioOnly"));
+      }
+    } catch { /* the PeerConnection was replaced mid-call */ }
+  }, QUALITY_EVERY_MS);
+}
+
+function stopQuality() {
+  clearInterval(app.quality.timer);
+  app.quality.prev = null;
+}
+
+// ---- start ----------------------------------------------------------------------------------------------------
+
+function startSession(resume) {
+  $("room-view").hidden = false;
+  $("controls").hidden = false;
+  renderControls();
+  app.sig = new Signaling({ room: app.claims.room, joinToken: app.link.token, resume });
+  app.sig.addEventListener("status", onSigStatus);
+  app.sig.addEventListener("message", (ev) => {
+    onSigMessage(ev).catch((e) => console.error("hearing: message handling failed", e));
+  });
+  updateState();
+  app.sig.start();
+}
+
+function wireControls() {
+  $("lang").onclick = () => setLang(currentLang() === "zh" ? "en" : "zh");
+  $("mute-audio").onclick = toggleMic;
+  $("mute-video").onclick = toggleCam;
+  $("audio-only").onclick = toggleAudioOnly;
+  $("leave").onclick = leave;
+  $("roster-toggle").onclick = toggleRoster;
+  $("msg-rejoin").onclick = () => location.reload();
+  $("enable-audio").onclick = () => {
+    $("enable-audio").hidden = true;
+    for (const tile of app.tiles.values()) tile.playAudio();
+  };
+  onLangChange(() => {
+    updateState();
+    renderFinal();
+    renderPeople();
+    if (app.quality.summary) renderQuality($("quality"), app.quality.summary);
+    else renderQuality($("quality"), null);
+  });
+  addEventListener("pagehide", () => app.sig?.stop());
+}
+
+async function main() {
+  app.waitingEl = $("waiting");
+  app.link = readLink();
+  if (app.link.lang === "en" || app.link.lang === "zh") setLang(app.link.lang);
+  applyI18n(document);
+  wireControls();
+  app.claims = app.link.claims;
+  if (!app.link.token || !app.claims?.room) {
+    finish("error", () => t(app.link.token ? "badToken" : "noToken"), "", { rejoin: false });
+    return;
+  }
+  const publish = (app.claims.grants ?? []).includes("publish");
+  const resume = loadResume();
+  if (resume?.token) {
+    // A reload inside the hearing: take the place back straight away with the same devices and settings.
+    app.audioOnly = !!resume.audioOnly;
+    app.micMuted = !!resume.micMuted;
+    app.camMuted = !!resume.camMuted;
+    app.localReady = publish && resume.mode !== "watch"
+      ? acquire({ wantVideo: resume.mode !== "audio" }).then(useLocal) : Promise.resolve();
+    startSession({ token: resume.token, graceMs: resume.graceMs });
+    return;
+  }
+  if (app.link.skipCheck) {
+    app.localReady = publish ? acquire().then((l) => useLocal(l, { tell: true })) : Promise.resolve();
+    startSession(null);
+    return;
+  }
+  updateState();
+  const { local, audioOnly } = await new Prejoin({ claims: app.claims }).run();
+  app.audioOnly = audioOnly;
+  if (local) useLocal(local);
+  app.localReady = Promise.resolve();
+  startSession(null);
+}
+
+function useLocal(local, { tell = false } = {}) {
+  window.hearing.marks.devices ??= performance.now();
+  app.local = local;
+  if (tell && local.mode !== "full") {
+    // No pre-join check to explain it: say what could not be opened and how we joined.
+    const why = t(failureKey(local.mode === "audio" ? local.videoError : local.audioError));
+    announce(t(local.mode === "audio" ? "camDeniedInRoom" : "allDeniedInRoom", { why }));
+  }
+  if (local.audio) local.audio.enabled = !app.micMuted;
+  if (local.video) local.video.enabled = !app.camMuted;
+  if (app.selfTile && local.video) app.selfTile.setVideo(local.video);
+  renderControls();
+}
+
+window.hearing = {
+  app,
+  firstFrameAt: null,
+  stateLog: ["prejoin"],
+  marks: {},  // ms since navigation start: devices (camera/mic open), joined, connected
+  joins: [],
+  get state() { return app.state; },
+  get pc() { return app.media?.pc ?? null; },
+  get ws() { return app.sig?.ws ?? null; },
+  get me() { return app.me; },
+  get media() { return app.media; },
+  /** Test hook: force the ICE-failure path (a new PeerConnection on the same signalling session). */
+  restartMedia: () => app.media?.restart("requested"),
+  /** Frames rendered for a participant's video (requestVideoFrameCallback count). */
+  framesOf: (pid) => app.tiles.get(pid)?.frames ?? 0,
+  counters: () => app.media?.counters() ?? null,
+};
+
+main().catch((e) => {
+  console.error(e);
+  finish("error", () => t("error"), String(e?.message ?? e), { rejoin: true });
+});
