@@ -12,15 +12,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
+
+from bench.server import ServerDidNotStart, hearing_server
 
 SECRET = "bench-first-frame-secret-" + "f" * 20
 CHROMIUM = "/usr/bin/chromium"
@@ -33,11 +30,6 @@ FLAGS = [
 ]
 ROOM = "bench-first-frame"
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _link(base: str, role: str, name: str) -> str:
@@ -101,28 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     if not Path(CHROMIUM).exists():
         print("Debian chromium is missing at /usr/bin/chromium (make test installs it)", file=sys.stderr)
         return 1
-    port = _free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "S3_", "DATABASE_"))}
-        env.update(HEARING_VAR_DIR=tmp, HEARING_PORT=str(port), HEARING_TOKEN_SECRET=SECRET, HEARING_ENV="test",
-                   ICE_HOST_ADDRESSES="127.0.0.1", LOG_LEVEL="WARNING")
-        hearing = str(Path(sys.executable).parent / "hearing")
-        proc = subprocess.Popen([hearing, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                    break
-                except OSError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        print("the server did not start", file=sys.stderr)
-                        return 1
-                    time.sleep(0.1)
+    try:
+        with hearing_server(SECRET, ICE_HOST_ADDRESSES="127.0.0.1") as (port, _proc):
             rows = asyncio.run(_run(f"http://127.0.0.1:{port}", args.runs, int(args.timeout * 1000)))
-        finally:
-            proc.terminate()
-            proc.wait(30)
+    except ServerDidNotStart as exc:
+        print(exc, file=sys.stderr)
+        return 1
     summary = _summary(rows)
     if args.json:
         print(json.dumps(summary), flush=True)

@@ -11,23 +11,17 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import websockets
 
+from bench.server import ServerDidNotStart, hearing_server
+
 SECRET = "bench-signaling-secret-" + "b" * 20
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -100,24 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="one JSON object per line")
     args = ap.parse_args(argv)
     sizes = [int(x) for x in args.clients.split(",") if x]
-    port = _free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "S3_", "DATABASE_"))}
-        env.update(HEARING_VAR_DIR=tmp, HEARING_PORT=str(port), HEARING_TOKEN_SECRET=SECRET, HEARING_ENV="test",
-                   WS_RATE_PER_SECOND="1000", WS_RATE_BURST="1000", LOG_LEVEL="WARNING")
-        hearing = str(Path(sys.executable).parent / "hearing")
-        proc = subprocess.Popen([hearing, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                    break
-                except OSError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        print("the server did not start", file=sys.stderr)
-                        return 1
-                    time.sleep(0.1)
+    try:
+        with hearing_server(SECRET, WS_RATE_PER_SECOND="1000", WS_RATE_BURST="1000") as (port, proc):
             if not args.json:
                 print(f"{'clients':>8} {'join p50':>9} {'join p95':>9} {'fan-out p50':>12} {'fan-out p95':>12} "
                       f"{'events/s':>9} {'CPU µs/event':>13}")
@@ -131,9 +109,9 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{n:>8} {row['join_ms_p50']:>7} ms {row['join_ms_p95']:>6} ms {row['fanout_ms_p50']:>9} ms "
                           f"{row['fanout_ms_p95']:>9} ms {row['events_per_s']:>9} {row['server_cpu_us_per_event']:>13}",
                           flush=True)
-        finally:
-            proc.terminate()
-            proc.wait(30)
+    except ServerDidNotStart as exc:
+        print(exc, file=sys.stderr)
+        return 1
     return 0
 
 
