@@ -50,13 +50,12 @@ def check_compatibility() -> None:
         (RTCDtlsTransport, "_handle_rtcp_data"),
         (RTCDtlsTransport, "_recv_next"),
         (RTCRtpSender, "send"),
-        (RTCRtpSender, "_ssrc"),
         (RTCRtpReceiver, "receive"),
         (aioice.ice, "get_host_addresses"),
         (aioice.ice.Connection, "sendto"),
     ]
     for owner, attr in needs:
-        if not hasattr(owner, attr) and not (attr == "_ssrc"):
+        if not hasattr(owner, attr):
             raise IncompatibleAiortc(f"{getattr(owner, '__name__', owner)}.{attr} is gone")
     import inspect
 
@@ -67,6 +66,11 @@ def check_compatibility() -> None:
     src = inspect.getsource(aioice.ice.Connection.sendto)
     if "_nominated" not in src or "send_data" not in src:
         raise IncompatibleAiortc("aioice Connection.sendto no longer uses _nominated pairs")
+    src = inspect.getsource(RTCPeerConnection.createOffer)
+    for marker in ("transceiver._codecs = filter_preferred_codecs(",
+                   "transceiver._headerExtensions = HEADER_EXTENSIONS"):
+        if marker not in src:
+            raise IncompatibleAiortc(f"RTCPeerConnection.createOffer no longer does {marker!r}; see create_offer()")
     src = inspect.getsource(aioice.ice.Connection.gather_candidates)
     if "get_host_addresses(" not in src:
         raise IncompatibleAiortc("aioice gathers host addresses without get_host_addresses()")
@@ -247,3 +251,112 @@ def restrict_codecs(transceiver: RTCRtpTransceiver, mime_type: str) -> None:
         pts = {c.payloadType for c in keep}
         keep += [c for c in current if c.mimeType.lower().endswith("/rtx") and c.parameters.get("apt") in pts]
         transceiver._codecs = keep
+
+
+# ---- one numbering per session --------------------------------------------------------------------------------
+# aiortc's createOffer() resets every transceiver's payload types and header-extension ids to its own defaults.
+# Browsers refuse a re-offer that renumbers a negotiated m-line, and inside a BUNDLE one id must mean one URI on
+# every m-line. So while an offer is built, negotiated transceivers keep what was agreed, and new ones take the
+# numbers the session already uses (or free ones).
+
+
+class _NumberedTransceiver(RTCRtpTransceiver):
+    """A transceiver whose `_codecs` / `_headerExtensions` ignore aiortc's reset while `_sfu_fixed` is set."""
+
+    @property  # type: ignore[override]
+    def _codecs(self) -> list[Any]:
+        return self.__dict__.get("_sfu_codecs", [])
+
+    @_codecs.setter
+    def _codecs(self, value: list[Any]) -> None:
+        fixed = self.__dict__.get("_sfu_fixed")
+        self.__dict__["_sfu_codecs"] = fixed[0] if fixed is not None else value
+
+    @property  # type: ignore[override]
+    def _headerExtensions(self) -> list[Any]:
+        return self.__dict__.get("_sfu_exts", [])
+
+    @_headerExtensions.setter
+    def _headerExtensions(self, value: list[Any]) -> None:
+        fixed = self.__dict__.get("_sfu_fixed")
+        self.__dict__["_sfu_exts"] = fixed[1] if fixed is not None else value
+
+
+def _numbered(t: RTCRtpTransceiver) -> RTCRtpTransceiver:
+    if not isinstance(t, _NumberedTransceiver):
+        codecs = t.__dict__.pop("_codecs", [])
+        exts = t.__dict__.pop("_headerExtensions", [])
+        t.__class__ = _NumberedTransceiver
+        t.__dict__["_sfu_codecs"], t.__dict__["_sfu_exts"] = codecs, exts
+    return t
+
+
+def _codec_key(c: Any) -> tuple[str, int, str]:
+    name = c.mimeType.lower()
+    extra = ""
+    if name == "video/h264":
+        extra = f"{c.parameters.get('packetization-mode', '0')}/{str(c.parameters.get('profile-level-id', ''))[:2]}"
+    return name, c.clockRate, extra
+
+
+async def create_offer(pc: RTCPeerConnection) -> Any:
+    """pc.createOffer(), keeping one numbering (payload types, extension ids) for the life of the session."""
+    import copy
+
+    from aiortc.codecs import CODECS, HEADER_EXTENSIONS
+    from aiortc.rtcpeerconnection import filter_preferred_codecs
+
+    transceivers = [_numbered(t) for t in pc.getTransceivers()]
+    negotiated = [t for t in transceivers if t.currentDirection is not None and t._codecs]
+    ext_ids: dict[str, int] = {}
+    pts: dict[tuple[str, int, str], int] = {}
+    rtx_for: dict[int, int] = {}  # media payload type -> its RTX payload type, as the session agreed
+    for t in negotiated:
+        for e in t._headerExtensions:
+            ext_ids.setdefault(e.uri, e.id)
+        for c in t._codecs:
+            if c.mimeType.lower().endswith("/rtx"):
+                rtx_for.setdefault(int(c.parameters.get("apt", -1)), c.payloadType)
+            else:
+                pts.setdefault(_codec_key(c), c.payloadType)
+    used_ids = set(ext_ids.values())
+    used_pts = {c.payloadType for t in negotiated for c in t._codecs}
+    for t in transceivers:
+        if t in negotiated:
+            t.__dict__["_sfu_fixed"] = (t._codecs, t._headerExtensions)
+            continue
+        codecs = copy.deepcopy(filter_preferred_codecs(CODECS[t.kind][:], t._preferred_codecs))
+        remap: dict[int, int] = {}
+        for c in codecs:
+            if c.mimeType.lower().endswith("/rtx"):
+                continue
+            want = pts.get(_codec_key(c))
+            if want is None and c.payloadType in used_pts:
+                want = next(pt for pt in range(96, 128) if pt not in used_pts)
+            if want is not None and want != c.payloadType:
+                remap[c.payloadType] = want
+                c.payloadType = want
+            used_pts.add(c.payloadType)
+        for c in codecs:
+            if c.mimeType.lower().endswith("/rtx"):
+                apt = remap.get(c.parameters.get("apt"), c.parameters.get("apt"))
+                c.parameters = {**c.parameters, "apt": apt}
+                if apt in rtx_for:
+                    c.payloadType = rtx_for[apt]
+                elif c.payloadType in used_pts:
+                    c.payloadType = next(pt for pt in range(96, 128) if pt not in used_pts)
+                used_pts.add(c.payloadType)
+        exts = copy.deepcopy(HEADER_EXTENSIONS[t.kind][:])
+        for e in exts:
+            if e.uri in ext_ids:
+                e.id = ext_ids[e.uri]
+            elif e.id in used_ids:
+                e.id = next(i for i in range(1, 15) if i not in used_ids)
+            ext_ids.setdefault(e.uri, e.id)
+            used_ids.add(e.id)
+        t.__dict__["_sfu_fixed"] = (codecs, exts)
+    try:
+        return await pc.createOffer()
+    finally:
+        for t in transceivers:
+            t.__dict__.pop("_sfu_fixed", None)

@@ -193,7 +193,7 @@ class Peer:
                 return
             if self.pc.remoteDescription is None:
                 return  # the participant has not offered yet; its first offer's answer comes first
-            offer = await self.pc.createOffer()
+            offer = await glue.create_offer(self.pc)
             await self.pc.setLocalDescription(offer)
             self._offer_outstanding = True
             sdp = self.pc.localDescription.sdp

@@ -26,10 +26,15 @@ MAX_PRESIGN = timedelta(days=7)  # S3's limit for SigV4 presigned URLs
 
 
 def _http_client(secure: bool, connect_timeout: float, read_timeout: float) -> urllib3.PoolManager:
-    """Short timeouts and one retry, so an outage surfaces in seconds (minio's default: 5 min, 5 tries)."""
+    """Short timeouts, so an outage surfaces in seconds (minio's default: 5 min, 5 tries).
+
+    One retry for a refused or dropped connection; a server that answers 5xx (a busy or briefly failing
+    endpoint) gets three, with backoff, since it is demonstrably up.
+    """
     return urllib3.PoolManager(
         timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
-        retries=urllib3.Retry(total=1, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
+        retries=urllib3.Retry(total=4, connect=1, read=1, status=3, backoff_factor=0.2,
+                              status_forcelist=[500, 502, 503, 504]),
         maxsize=10,
         cert_reqs="CERT_REQUIRED" if secure else "CERT_NONE",
         ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),

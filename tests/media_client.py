@@ -164,7 +164,7 @@ class MediaClient:
                 return rec
         return None
 
-    async def wait_frames(self, publisher_id: str, kind: str, count: int, timeout: float = 30.0) -> Received:
+    async def wait_frames(self, publisher_id: str, kind: str, count: int, timeout: float = 60.0) -> Received:
         async with asyncio.timeout(timeout):
             while True:
                 rec = self.from_publisher(publisher_id, kind)
@@ -173,14 +173,14 @@ class MediaClient:
                 self.changed.clear()
                 await self.changed.wait()
 
-    async def wait_for_publisher(self, publisher_id: str, kind: str, timeout: float = 30.0) -> Received:
+    async def wait_for_publisher(self, publisher_id: str, kind: str, timeout: float = 60.0) -> Received:
         async with asyncio.timeout(timeout):
             while (rec := self.from_publisher(publisher_id, kind)) is None:
                 self.changed.clear()
                 await self.changed.wait()
         return rec
 
-    async def wait_for(self, predicate: Any, timeout: float = 30.0) -> None:
+    async def wait_for(self, predicate: Any, timeout: float = 60.0) -> None:
         async with asyncio.timeout(timeout):
             while not predicate():
                 self.changed.clear()

@@ -28,8 +28,9 @@ def census() -> dict[str, float]:
     objs = gc.get_objects()
     return {
         "tasks": len(asyncio.all_tasks()),
-        "peer_connections": sum(isinstance(o, RTCPeerConnection) for o in objs),
-        "dtls_transports": sum(isinstance(o, RTCDtlsTransport) for o in objs),
+        # type(), not isinstance(): gc also returns dead weak proxies, on which isinstance() raises.
+        "peer_connections": sum(type(o) is RTCPeerConnection for o in objs),
+        "dtls_transports": sum(type(o) is RTCDtlsTransport for o in objs),
         "rss_mb": rss_mb(),
     }
 

@@ -133,3 +133,55 @@ async def test_h264_room(tmp_path, codec: str) -> None:
         assert track.codec.name.upper() == "H264"
         for c in (judge, party):
             await c.close()
+
+
+def renumber(sdp: str) -> str:
+    """Number an aiortc offer the way Chromium does (different payload types and extension ids)."""
+    swaps = {"a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid": "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid",
+             "a=extmap:2 urn:ietf:params:rtp-hdrext:ssrc-audio-level":
+                 "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level",
+             "a=extmap:3 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time":
+                 "a=extmap:2 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"}
+    for old, new in swaps.items():
+        sdp = sdp.replace(old, new)
+    pts = {"96": "111", "97": "96", "98": "97"}  # opus 111, VP8 96, its RTX 97
+    out = []
+    for line in sdp.split("\r\n"):
+        if line.startswith("m=audio") or line.startswith("m=video"):
+            head, fmts = line.split(" ")[:3], line.split(" ")[3:]
+            line = " ".join(head + [pts.get(f, f) for f in fmts])
+        elif line.startswith(("a=rtpmap:", "a=fmtp:", "a=rtcp-fb:")):
+            key, rest = line.split(":", 1)
+            pt, tail = rest.split(" ", 1)
+            tail = tail.replace("apt=98", "apt=97").replace("apt=97", "apt=96") if key == "a=fmtp" else tail
+            line = f"{key}:{pts.get(pt, pt)} {tail}"
+        out.append(line)
+    return "\r\n".join(out)
+
+
+async def test_server_offers_keep_the_numbering_the_client_chose(tmp_path) -> None:
+    """Browsers refuse re-offers that renumber a negotiated m-line, and one id must mean one URI in a BUNDLE."""
+    async with live_server(tmp_path) as server:
+        judge = await participant(server, Role.PRESIDING_JUDGE, "王")
+        ws = await server.client(ROOM, await server.token(ROOM, Role.PLAINTIFF, "张"))
+        party = MediaClient(ws)
+        party.joined = await ws.expect("joined")
+        for track in party.local_tracks:
+            party.pc.addTransceiver(track, direction="sendonly")
+        await party.pc.setLocalDescription(await party.pc.createOffer())
+        await ws.send({"type": "offer", "sdp": renumber(party.pc.localDescription.sdp)})
+        await ws.expect("answer")
+        offer = await ws.expect("offer")  # adds the judge's tracks on new m-lines
+        extmaps = {line.split(" ", 1)[1]: line.split(" ")[0].split(":")[1]
+                   for line in offer["sdp"].split("\r\n") if line.startswith("a=extmap:")}
+        assert extmaps["urn:ietf:params:rtp-hdrext:sdes:mid"] == "4"
+        assert extmaps["urn:ietf:params:rtp-hdrext:ssrc-audio-level"] == "1"
+        assert extmaps["http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"] == "2"
+        for line in offer["sdp"].split("\r\n"):
+            if line.startswith("a=extmap:"):
+                uri = line.split(" ", 1)[1]
+                assert line.split(" ")[0].split(":")[1] == extmaps[uri]  # same id on every m-line
+        assert "a=rtpmap:111 opus/48000/2" in offer["sdp"] and "a=rtpmap:96 VP8/90000" in offer["sdp"]
+        assert "a=rtpmap:97 opus" not in offer["sdp"] and "a=rtpmap:97 VP8" not in offer["sdp"]
+        await ws.close()
+        await judge.close()

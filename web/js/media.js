@@ -12,8 +12,6 @@
 //              such as `subscription` can be (re)sent now
 //   "lost"     detail: {reason}: media died; the owner calls restart() once signalling is up
 
-import { alignOfferToServer } from "./sdp.js";
-
 const DISCONNECTED_GRACE_MS = 5000;
 const SETUP_TIMEOUT_MS = 20000;
 const RESTART_SETTLE_MS = 2000;
@@ -237,7 +235,7 @@ export class MediaSession extends EventTarget {
     try {
       const offer = await pc.createOffer();
       if (pc !== this.pc || pc.signalingState !== "stable") return;
-      await pc.setLocalDescription({ type: "offer", sdp: alignOfferToServer(offer.sdp) });
+      await pc.setLocalDescription({ type: "offer", sdp: offer.sdp });
       if (pc !== this.pc) return;
       this.stats.offers += 1;
       this.send({ type: "offer", sdp: pc.localDescription.sdp });
