@@ -17,17 +17,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.chromium import CHROMIUM, FLAGS
 from bench.server import ServerDidNotStart, hearing_server
 
 SECRET = "bench-first-frame-secret-" + "f" * 20
-CHROMIUM = "/usr/bin/chromium"
-# The flags the browser tests use (tests/browser.py): fake devices, loopback ICE, no background traffic.
-FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-    "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--autoplay-policy=no-user-gesture-required", "--disable-quic",
-]
 ROOM = "bench-first-frame"
 
 

@@ -52,7 +52,6 @@ class Peer:
     can_subscribe: bool
     video_codec: str
     ice_servers: list[dict[str, Any]]
-    on_rtp: Callable[[Peer, bytes, float], None]
     on_rtcp: Callable[[Peer, bytes], None]
     on_published: Callable[[Peer, RTCRtpTransceiver, glue.Negotiated], Awaitable[None]]
     on_subscribed: Callable[[Peer, PendingSubscription, glue.Negotiated, int, int], Awaitable[None]]
@@ -198,10 +197,6 @@ class Peer:
             self._offer_outstanding = True
             sdp = self.pc.localDescription.sdp
         await self.send_offer(self, sdp)
-
-    def mid_of(self, track_id: str) -> str | None:
-        t = self.by_track.get(track_id)
-        return t.mid if t is not None else None
 
     # ---- aiortc hooks -------------------------------------------------------------------------------------
 

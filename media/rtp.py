@@ -117,14 +117,6 @@ class RtpHeader:
     #: number of padding bytes at the end including the count byte itself, 0 without the P bit
     padding: int
 
-    @property
-    def has_extension(self) -> bool:
-        return self.ext_offset >= 0
-
-    @property
-    def payload_length(self) -> int:
-        return self.payload_end - self.payload_offset
-
 
 def parse_rtp(data: bytes | bytearray | memoryview) -> RtpHeader:
     """Validate an RTP packet and locate its parts.  Raises only `ValueError`.

@@ -221,7 +221,7 @@ class Sfu:
             room_id=room.room_id, participant_id=session.participant_id, session_id=session.session_id,
             can_publish="publish" in session.grants, can_subscribe="subscribe" in session.grants,
             video_codec=room.video_codec, ice_servers=self.config.ice_servers,
-            on_rtp=lambda p, d, n: None, on_rtcp=self._on_rtcp, on_published=self._on_published,
+            on_rtcp=self._on_rtcp, on_published=self._on_published,
             on_subscribed=self._on_subscribed, send_offer=self._send_offer, on_failed=self._on_failed,
         )
 

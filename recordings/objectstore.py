@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -73,6 +72,3 @@ class ObjectStore(Protocol):
 
     async def close(self) -> None: ...
 
-
-def sorted_infos(infos: Iterable[ObjectInfo]) -> list[ObjectInfo]:
-    return sorted(infos, key=lambda i: i.key)
