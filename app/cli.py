@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import re
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -38,6 +39,11 @@ async def _serve(settings: Settings, demo: bool) -> int:
 
     from app.factory import create_app
 
+    problem = _port_problem(settings.host, settings.port)
+    if problem:
+        print(f"hearing: cannot listen on {settings.host}:{settings.port}: {problem}. Stop the other server "
+              "(another `hearing serve`?) or choose a free port with HEARING_PORT=...", file=sys.stderr)
+        return 1
     services = build_services(settings)
     print(f"Starting the hearing platform (database: {_safe_url(settings.effective_database_url)}, "
           f"bus: {'redis' if settings.redis_url else 'in-process'}, "
@@ -54,7 +60,9 @@ async def _serve(settings: Settings, demo: bool) -> int:
     while not server.started and not task.done():  # uvicorn exposes no event for "listening"
         await asyncio.wait({task}, timeout=0.05)
     if task.done():
-        await task
+        with contextlib.suppress(SystemExit):  # uvicorn exits when it cannot start; it has logged why
+            await task
+        await stop_services(services)
         return 1
     print(f"\nThe hearing platform is running at {settings.base_url}  (health: {settings.base_url}/healthz, "
           f"API docs: {settings.base_url}/docs)", flush=True)
@@ -62,6 +70,18 @@ async def _serve(settings: Settings, demo: bool) -> int:
         await _print_demo(services)
     await task
     return 0
+
+
+def _port_problem(host: str, port: int) -> str | None:
+    """Say so before migrating and connecting anything, rather than a traceback from deep inside uvicorn."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
 
 
 def _safe_url(url: str) -> str:

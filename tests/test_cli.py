@@ -127,6 +127,20 @@ def test_bad_settings_stop_with_a_clear_message(tmp_path: Path) -> None:
     assert out.returncode == 2 and "HEARING_TOKEN_SECRET" in out.stderr
 
 
+def test_busy_port_is_reported_plainly(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out = subprocess.run([HEARING, "serve"], env=cli_env(tmp_path / "var", port), cwd=tmp_path,
+                             capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in out.stderr and "HEARING_PORT" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_readme_documents_every_setting() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for name, field in Settings.model_fields.items():
