@@ -45,7 +45,7 @@ class KeyframeRequester:
     def _allowed(self, now: float) -> bool:
         if self._last_sent is None:
             return True
-        if self._last_keyframe is not None and self._last_keyframe >= self._last_sent:  # answered
+        if not self._awaiting and self._last_keyframe is not None:  # a keyframe came after the last request
             return now - self._last_keyframe + _EPS >= self.answered_interval
         return now - self._last_sent + _EPS >= self.min_interval
 

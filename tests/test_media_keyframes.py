@@ -106,6 +106,16 @@ def test_property_throttled_and_nothing_lost(events: list[tuple[str, int]]) -> N
             owed = False
 
 
+def test_a_keyframe_before_the_request_does_not_count_as_its_answer() -> None:
+    k = KeyframeRequester(0.3, answered_interval=0.1)
+    k.keyframe_seen(0.0)
+    assert k.request(0.0)
+    assert not k.request(0.1)  # unanswered: the 300 ms throttle applies
+    k.keyframe_seen(0.15)
+    assert not k.request(0.2)
+    assert k.request(0.25)  # answered at 0.15: 100 ms later is enough
+
+
 def test_interval_boundary_is_not_lost_to_float_rounding() -> None:
     k = KeyframeRequester(0.3)
     assert k.request(0.4)
