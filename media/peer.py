@@ -152,21 +152,30 @@ class Peer:
             raise NegotiationError(f"cannot add ICE candidate: {type(exc).__name__}") from None
 
     async def subscribe(self, track: PublishedTrack) -> None:
-        """Add a send-only transceiver for a forwarded track; the next server offer carries it."""
-        if track.track_id in self.by_track:
-            return
-        spare = self.spare.get(track.kind)
-        if spare:
-            t = spare.pop()
-            t.direction = "sendonly"
-        else:
-            t = self.pc.addTransceiver(glue.SilentTrack(track.kind), direction="sendonly")
-            self._restrict_codecs(t)
-            glue.capture_transceiver(t, self._captured_send, self._captured_receive)
-        self.pending[t] = PendingSubscription(track, t)
-        self.by_track[track.track_id] = t
+        """Add a send-only transceiver for a forwarded track; the next server offer carries it.
+
+        Under the negotiation lock: a transceiver added while a client offer is being answered would have no
+        mid yet and break aiortc's createAnswer.
+        """
+        async with self._lock:
+            if track.track_id in self.by_track or self.closed:
+                return
+            spare = self.spare.get(track.kind)
+            if spare:
+                t = spare.pop()
+                t.direction = "sendonly"
+            else:
+                t = self.pc.addTransceiver(glue.SilentTrack(track.kind), direction="sendonly")
+                self._restrict_codecs(t)
+                glue.capture_transceiver(t, self._captured_send, self._captured_receive)
+            self.pending[t] = PendingSubscription(track, t)
+            self.by_track[track.track_id] = t
 
     async def unsubscribe(self, track_id: str) -> Forward | None:
+        async with self._lock:
+            return self._unsubscribe(track_id)
+
+    def _unsubscribe(self, track_id: str) -> Forward | None:
         t = self.by_track.pop(track_id, None)
         if t is None:
             return None

@@ -208,7 +208,7 @@ class Sfu:
                                        ActiveSpeaker(participant_id=room.speakers.current))
         if peer.can_subscribe:
             added = False
-            for track in room.tracks.values():
+            for track in list(room.tracks.values()):  # subscribe() awaits: tracks may come and go
                 if track.publisher_id != peer.participant_id and self.may_subscribe(session, track.publisher_id):
                     await peer.subscribe(track)
                     added = True
