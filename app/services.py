@@ -9,10 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.settings import Settings
+from docket.audit import SqlAuditLog
+from docket.court_sql import SqlCourtRecords
 from docket.migrate import upgrade
 from docket.records import Records
 from docket.sql import SqlRecords
 from hearing.admission import join_policy
+from hearing.procedure_service import ProcedureService
 from media import aiortc_glue as glue
 from media.metrics import SfuCollector
 from media.sfu import MediaConfig, Sfu
@@ -35,6 +38,9 @@ class Services:
     tokens: TokenService
     hub: SignalingHub
     metrics: SignalingMetrics
+    court: SqlCourtRecords
+    audit: SqlAuditLog
+    procedure: ProcedureService
     sfu: Sfu | None = None
     started: bool = False
     _closers: list[Callable[[], object]] = field(default_factory=list)
@@ -44,6 +50,8 @@ def build_services(settings: Settings) -> Services:
     """Construct everything without I/O; `start_services` connects and migrates."""
     secret = settings.signing_secret()
     records = SqlRecords(settings.effective_database_url)
+    court = SqlCourtRecords(settings.effective_database_url)
+    procedure = ProcedureService(court, court.audit)
     bus: RoomBus
     if settings.redis_url:
         from signaling.redis_bus import RedisBus
@@ -90,7 +98,7 @@ def build_services(settings: Settings) -> Services:
         sfu = Sfu(MediaConfig(ice_servers=settings.ice_servers(), video_codec=settings.video_codec), hub)
         hub.media = sfu
         metrics.registry.register(SfuCollector(sfu))
-    return Services(settings, records, bus, objects, tokens, hub, metrics, sfu)
+    return Services(settings, records, bus, objects, tokens, hub, metrics, court, court.audit, procedure, sfu)
 
 
 async def start_services(services: Services, *, progress: Callable[[str], None] | None = None) -> None:
@@ -111,7 +119,7 @@ async def stop_services(services: Services) -> None:
     await services.hub.close()
     if services.sfu is not None:
         await services.sfu.close()
-    for closer in (services.bus.close, services.objects.close, services.records.close):
+    for closer in (services.bus.close, services.objects.close, services.records.close, services.court.close):
         try:
             await asyncio.wait_for(closer(), 10)
         except Exception:

@@ -210,3 +210,7 @@ audit_head = Table(
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(HASH_LENGTH), nullable=False),
 )
+
+# Tables of later migrations live in their own modules on the same metadata; importing them here keeps
+# `metadata` complete for whoever imports this module (the drift test, the SQL adapters).
+from docket import tables_exhibits, tables_staff, tables_transcripts  # noqa: E402, F401
