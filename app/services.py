@@ -15,6 +15,7 @@ from docket.migrate import upgrade
 from docket.records import Records
 from docket.sql import SqlRecords
 from hearing.admission import join_policy
+from hearing.courtroom import Courtroom
 from hearing.procedure_service import ProcedureService
 from media import aiortc_glue as glue
 from media.metrics import SfuCollector
@@ -93,6 +94,7 @@ def build_services(settings: Settings) -> Services:
         is_revoked=is_revoked,
         metrics=metrics,
     )
+    hub.rules = Courtroom(hub, court, court.audit, procedure, allow_adhoc=settings.hearing_env != "production")
     sfu = None
     if settings.media_enabled:
         sfu = Sfu(MediaConfig(ice_servers=settings.ice_servers(), video_codec=settings.video_codec), hub)

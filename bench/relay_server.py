@@ -95,6 +95,9 @@ class RelayMedia:
             await self.hub.send_to(session.room_id, session.participant_id,
                                    Error(code=ErrorCode.BAD_MESSAGE, message=f"relay: {type(exc).__name__}"))
 
+    def set_permissions(self, room_id: str, participant_id: str, permissions: object) -> None:
+        """The comparison baseline forwards to everyone: no room rules in the benchmark."""
+
     async def participant_left(self, room_id: str, participant_id: str) -> None:
         p = self.peers.pop((room_id, participant_id), None)
         if p is None:

@@ -196,6 +196,7 @@ class Hearing:
     recorded: bool
     created_at: datetime
     state_changed_at: datetime
+    locked: bool = False
 
     @property
     def presiding_judge_id(self) -> str | None:
@@ -285,15 +286,26 @@ class CourtRecords(Protocol):
         """
         ...
 
+    async def find_hearing_by_room(self, room_id: str) -> Hearing | None:
+        """The hearing held in this signalling room, if any."""
+        ...
+
+    async def set_hearing_locked(self, hearing_id: str, locked: bool, *, audit: AuditEvent | None = None) -> Hearing:
+        ...
+
     async def add_participant(self, participant: NewParticipant) -> Participant: ...
 
     async def get_participant(self, participant_id: str) -> Participant: ...
 
     async def list_participants(self, hearing_id: str) -> list[Participant]: ...
 
-    async def record_verification(self, participant_id: str, verification: Verification) -> Participant: ...
+    async def record_verification(self, participant_id: str, verification: Verification, *,
+                                  audit: AuditEvent | None = None) -> Participant: ...
 
-    async def set_participant_status(self, participant_id: str, status: ParticipantStatus) -> Participant: ...
+    async def set_participant_status(self, participant_id: str, status: ParticipantStatus, *,
+                                     audit: AuditEvent | None = None) -> Participant:
+        """With `audit`, the entry is appended in the same transaction as the change."""
+        ...
 
     async def bind_token(self, participant_id: str, jti: str) -> Participant:
         """Link the participant to the join token issued for them (NotFound if the token was not recorded)."""

@@ -317,7 +317,7 @@ class SqlCourtRecords:
     @staticmethod
     def _hearing(r: Row[Any], panel: tuple[str, ...]) -> Hearing:
         return Hearing(r.id, r.case_id, HearingKind(r.kind), r.scheduled_start, r.scheduled_end, panel, r.state,
-                       r.room_id, bool(r.recorded), r.created_at, r.state_changed_at)
+                       r.room_id, bool(r.recorded), r.created_at, r.state_changed_at, bool(r.locked))
 
     async def _read_hearing(self, conn: AsyncConnection, hearing_id: str) -> Hearing:
         row = (await conn.execute(select(hearings).where(hearings.c.id == hearing_id))).first()
@@ -357,6 +357,22 @@ class SqlCourtRecords:
 
     async def get_hearing(self, hearing_id: str) -> Hearing:
         async with self._tx(f"reading hearing {hearing_id!r}") as conn:
+            return await self._read_hearing(conn, hearing_id)
+
+    async def find_hearing_by_room(self, room_id: str) -> Hearing | None:
+        async with self._tx(f"finding the hearing of room {room_id!r}") as conn:
+            row = (await conn.execute(select(hearings).where(hearings.c.room_id == room_id))).first()
+            if row is None:
+                return None
+            return self._hearing(row, (await self._panels(conn, [row.id])).get(row.id, ()))
+
+    async def set_hearing_locked(self, hearing_id: str, locked: bool, *, audit: AuditEvent | None = None) -> Hearing:
+        async with self._tx(f"locking hearing {hearing_id!r}", write=True) as conn:
+            result = await conn.execute(update(hearings).where(hearings.c.id == hearing_id).values(locked=locked))
+            if not result.rowcount:
+                raise NotFound("hearing", hearing_id)
+            if audit is not None:
+                await append_in(conn, audit)
             return await self._read_hearing(conn, hearing_id)
 
     async def list_hearings(
@@ -433,26 +449,31 @@ class SqlCourtRecords:
             )
             return [_participant(r) for r in rows]
 
-    async def _update_participant(self, participant_id: str, doing: str, **values: Any) -> Participant:
+    async def _update_participant(self, participant_id: str, doing: str, audit: AuditEvent | None = None,
+                                  **values: Any) -> Participant:
         async with self._tx(f"{doing} of participant {participant_id!r}", write=True) as conn:
             result = await conn.execute(update(participants).where(participants.c.id == participant_id)
                                         .values(**values))
             if not result.rowcount:
                 raise NotFound("participant", participant_id)
+            if audit is not None:
+                await append_in(conn, audit)
             return await self._read_participant(conn, participant_id)
 
-    async def record_verification(self, participant_id: str, verification: Verification) -> Participant:
+    async def record_verification(self, participant_id: str, verification: Verification, *,
+                                  audit: AuditEvent | None = None) -> Participant:
         method = _enum(VerificationMethod, "verification method", verification.method)
         return await self._update_participant(
-            participant_id, "recording the identity check",
+            participant_id, "recording the identity check", audit,
             verification_method=method.value,
             verified_by=_text("verified_by", verification.verified_by, ID_LENGTH),
             verified_at=_aware("verified_at", verification.verified_at),
         )
 
-    async def set_participant_status(self, participant_id: str, status: ParticipantStatus) -> Participant:
+    async def set_participant_status(self, participant_id: str, status: ParticipantStatus, *,
+                                     audit: AuditEvent | None = None) -> Participant:
         status = _enum(ParticipantStatus, "participant status", status)
-        return await self._update_participant(participant_id, "setting the status", status=status.value)
+        return await self._update_participant(participant_id, "setting the status", audit, status=status.value)
 
     async def bind_token(self, participant_id: str, jti: str) -> Participant:
         async with self._tx(f"binding a token to participant {participant_id!r}", write=True) as conn:

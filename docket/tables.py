@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
 
 # Deterministic constraint names: migrations can drop or alter a constraint by name on every backend,
@@ -158,6 +159,8 @@ hearings = Table(
     Column("recorded", Boolean, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("state_changed_at", UtcDateTime, nullable=False),
+    # A locked room admits nobody new (migration 0007).
+    Column("locked", Boolean, nullable=False, server_default=false()),
 )
 
 panel_members = Table(

@@ -82,6 +82,7 @@ class OutboundStream:
         "_last_ts_out",
         "_max_ts_jump",
         "_out_ext",
+        "_pause_reasons",
         "_paused",
         "_ref_time",
         "_ref_ts",
@@ -113,7 +114,8 @@ class OutboundStream:
         self._max_ts_jump = MAX_TS_JUMP * clock_rate
         self._based = False  # offsets valid (a base exists); False before the first packet and while gated
         self._waiting = is_video  # video: hold everything back until a keyframe
-        self._paused = False
+        self._paused = False  # == bool(_pause_reasons), kept as a plain flag for the per-packet path
+        self._pause_reasons: set[str] = set()
         # Renumbering segments, oldest first (extended input start, offset out−in, extended output start).
         self._seg_in: list[int] = []
         self._seg_off: list[int] = []
@@ -156,17 +158,29 @@ class OutboundStream:
 
     # -- control ---------------------------------------------------------------------------------------------------
 
-    def pause(self) -> None:
-        """Stop forwarding; packets passed to `forward` meanwhile are withheld and renumbered away."""
+    def pause(self, reason: str = "subscriber") -> None:
+        """Stop forwarding; packets passed to `forward` meanwhile are withheld and renumbered away.
+
+        Pauses have reasons (the subscriber's own audio-only choice, the court's rule that a publisher may not
+        speak now, ...): the stream forwards again only when every reason is lifted, so lifting one never
+        overrides another.
+        """
+        self._pause_reasons.add(reason)
         self._paused = True
 
-    def resume(self) -> None:
-        """Forward again. Video waits for a keyframe: deltas referring to frames the subscriber never got are junk."""
-        if not self._paused:
+    def resume(self, reason: str = "subscriber") -> None:
+        """Lift one pause reason. Video waits for a keyframe: deltas referring to frames never sent are junk."""
+        if reason not in self._pause_reasons:
+            return
+        self._pause_reasons.discard(reason)
+        if self._pause_reasons:
             return
         self._paused = False
         if self.is_video:
             self.request_keyframe_gate()
+
+    def paused_for(self, reason: str) -> bool:
+        return reason in self._pause_reasons
 
     def request_keyframe_gate(self) -> None:
         """Video: hold everything back until the next keyframe, then re-base there. A no-op for audio."""

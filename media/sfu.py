@@ -24,7 +24,7 @@ from media import rtcp
 from media.peer import NegotiationError, Peer, PendingSubscription
 from media.speakers import SpeakerDetector
 from media.tracks import CodecInfo, Forward, PublishedTrack, SenderReportInfo
-from signaling.hub import MediaMessage, SessionInfo
+from signaling.hub import MediaMessage, MediaPermissions, SessionInfo
 from signaling.protocol import (
     ActiveSpeaker,
     Answer,
@@ -54,6 +54,11 @@ class Signals(Protocol):
     async def send_to(self, room_id: str, participant_id: str, msg: BaseModel) -> None: ...
 
     async def broadcast(self, room_id: str, msg: BaseModel, exclude: str | None = None) -> None: ...
+
+
+ALLOW_ALL = MediaPermissions()
+PAUSED_BY_PUBLISHER_RULE = "rule:publisher"
+PAUSED_BY_RECEIVER_RULE = "rule:receiver"
 
 
 @dataclass
@@ -98,6 +103,7 @@ class Sfu:
         self.may_subscribe = may_subscribe
         self.rooms: dict[str, MediaRoom] = {}
         self.sessions: dict[tuple[str, str], SessionInfo] = {}
+        self.permissions: dict[tuple[str, str], MediaPermissions] = {}
         self._clock = clock
         self._ticker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -129,6 +135,7 @@ class Sfu:
 
     async def participant_left(self, room_id: str, participant_id: str) -> None:
         self.sessions.pop((room_id, participant_id), None)
+        self.permissions.pop((room_id, participant_id), None)
         room = self.rooms.get(room_id)
         if room is None:
             return
@@ -270,6 +277,40 @@ class Sfu:
         if not room.peers:
             self.rooms.pop(room.room_id, None)
 
+    def set_permissions(self, room_id: str, participant_id: str, permissions: MediaPermissions) -> None:
+        """Apply the room's rules to a participant's media now and to every track or subscription made later.
+
+        Withheld media is paused per forward (and renumbered away, so NACKs never fetch it from the cache).
+        """
+        key = (room_id, participant_id)
+        if permissions == ALLOW_ALL:
+            self.permissions.pop(key, None)
+        else:
+            self.permissions[key] = permissions
+        room = self.rooms.get(room_id)
+        if room is None:
+            return
+        for track in list(room.tracks.values()):
+            if track.publisher_id == participant_id:
+                for fwd in track.forwards:
+                    self._gate(room_id, fwd)
+        peer = room.peers.get(participant_id)
+        if peer is not None:
+            for fwd in peer.forwards.values():
+                self._gate(room_id, fwd)
+
+    def _gate(self, room_id: str, fwd: Forward) -> None:
+        sender = self.permissions.get((room_id, fwd.track.publisher_id), ALLOW_ALL)
+        receiver = self.permissions.get((room_id, fwd.subscriber_id), ALLOW_ALL)
+        may_send = sender.send_video if fwd.track.kind == "video" else sender.send_audio
+        for reason, allowed in ((PAUSED_BY_PUBLISHER_RULE, may_send), (PAUSED_BY_RECEIVER_RULE, receiver.receive)):
+            if not allowed:
+                fwd.stream.pause(reason)
+            elif fwd.stream.paused_for(reason):
+                fwd.stream.resume(reason)
+                if not fwd.stream.paused and fwd.track.kind == "video":
+                    self._request_keyframe(fwd.track)
+
     # ---- tracks -------------------------------------------------------------------------------------------
 
     async def _on_published(self, peer: Peer, t: RTCRtpTransceiver, n: glue.Negotiated) -> None:
@@ -315,6 +356,7 @@ class Sfu:
             fwd.stream.pause()
         peer.forwards[ssrc] = fwd
         track.forwards.append(fwd)
+        self._gate(room.room_id, fwd)
         if track.kind == "video":
             self._request_keyframe(track)
 

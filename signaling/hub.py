@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -22,6 +22,7 @@ from signaling.bus import Event, Member, RoomBus, Subscription, SubscriptionClos
 from signaling.closecodes import CloseCode
 from signaling.metrics import SignalingMetrics
 from signaling.protocol import (
+    MODERATION_MESSAGES,
     Answer,
     ConnectionState,
     Error,
@@ -32,6 +33,7 @@ from signaling.protocol import (
     Leave,
     LeaveReason,
     MediaKind,
+    ModerationMessage,
     Mute,
     MuteState,
     Offer,
@@ -39,7 +41,10 @@ from signaling.protocol import (
     ParticipantConnection,
     ParticipantJoined,
     ParticipantLeft,
+    Permissions,
     Ping,
+    Place,
+    Placed,
     Pong,
     ProtocolError,
     Resume,
@@ -81,6 +86,40 @@ class SessionInfo:
 
 MediaMessage = Offer | Answer | IceCandidate | SetSubscription
 
+# Who receives a broadcast: everyone in the room (the lobby does not see the room), court staff only (those
+# holding the "moderate" grant: they see who waits), the room without staff, or everyone connected.
+Audience = Literal["room", "staff", "parties", "everyone"]
+
+
+@dataclass(frozen=True, slots=True)
+class MediaPermissions:
+    """What a participant's media may do now, set by the room's rules (procedure state, a moderator's mute).
+
+    The media plane enforces it (withheld media is not forwarded), so a client that ignores the rules is
+    simply not heard or seen.
+    """
+
+    send_audio: bool = True
+    send_video: bool = True
+    receive: bool = True
+
+
+NO_MEDIA = MediaPermissions(False, False, False)
+
+
+def media_permissions(member: Member) -> MediaPermissions:
+    """From a presence record: its place, the actions the rules allow (None = no restriction) and held media."""
+    if member.get("place", Place.ROOM.value) != Place.ROOM.value:
+        return NO_MEDIA
+    actions = member.get("actions")
+    held = member.get("held") or ()
+
+    def ok(action: str) -> bool:
+        return actions is None or action in actions
+
+    return MediaPermissions(ok("publish_audio") and "audio" not in held,
+                            ok("publish_video") and "video" not in held, ok("subscribe"))
+
 
 class MediaSignals(Protocol):
     """The media plane's side of signalling: offer/answer/ICE and subscription control.
@@ -92,6 +131,28 @@ class MediaSignals(Protocol):
     async def handle(self, session: SessionInfo, msg: MediaMessage) -> None: ...
 
     async def participant_left(self, room_id: str, participant_id: str) -> None: ...
+
+    def set_permissions(self, room_id: str, participant_id: str, permissions: MediaPermissions) -> None: ...
+
+
+class RoomRules(Protocol):
+    """The court's rules for a room, handed in by hearing/ (signalling knows no court rules).
+
+    The rules decide where a newcomer goes (lobby or room), what each participant may do (`set_actions`),
+    and carry out moderation requests through the hub's operations (`place`, `remove`, `hold`, ...).
+    """
+
+    async def on_join(self, claims: JoinClaims) -> Place:
+        """Where the participant starts; raise TokenError to refuse (denied, removed, a locked room...)."""
+        ...
+
+    async def on_connected(self, session: SessionInfo, place: Place, resumed: bool) -> None:
+        """The participant is connected: tell them the room's state and their permissions."""
+        ...
+
+    async def handle(self, session: SessionInfo, msg: ModerationMessage) -> Error | None:
+        """A moderation request: None when carried out, else the error for the sender."""
+        ...
 
 
 @dataclass(slots=True)
@@ -118,6 +179,8 @@ class _Client:
         self.conn = conn
         self.conn_id = conn_id
         self.participant_id = ""
+        self.place = Place.ROOM.value
+        self.staff = False
         self.outbox: asyncio.Queue[str | None] = asyncio.Queue(limit)
         self.ready = False
         self.early: list[str] = []
@@ -206,6 +269,7 @@ class SignalingHub:
         is_revoked: RevocationCheck,
         metrics: SignalingMetrics | None = None,
         media: MediaSignals | None = None,
+        rules: RoomRules | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.bus = bus
@@ -215,9 +279,11 @@ class SignalingHub:
         self.is_revoked = is_revoked
         self.metrics = metrics or SignalingMetrics()
         self.media = media
+        self.rules = rules
         self._clock = clock
         self._rooms: dict[str, _LocalRoom] = {}
         self._grace: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
         self._empty = asyncio.Event()
         self._empty.set()
@@ -242,8 +308,85 @@ class SignalingHub:
         """Direct a message to one participant wherever it is connected (used by the media plane)."""
         await self.bus.publish(room_id, {"kind": "msg", "to": participant_id, "msg": _wire(msg)})
 
-    async def broadcast(self, room_id: str, msg: BaseModel, exclude: str | None = None) -> None:
-        await self.bus.publish(room_id, {"kind": "msg", "exclude": exclude, "msg": _wire(msg)})
+    async def broadcast(self, room_id: str, msg: BaseModel, exclude: str | None = None,
+                        audience: Audience = "room") -> None:
+        await self.bus.publish(room_id, {"kind": "msg", "exclude": exclude, "audience": audience, "msg": _wire(msg)})
+
+    async def members(self, room_id: str) -> dict[str, Member]:
+        return await self.bus.members(room_id)
+
+    # ---- operations for the room's rules ------------------------------------------------------------------
+
+    async def update_member(self, room_id: str, participant_id: str, **changes: Any) -> Member | None:
+        """Change a presence record and tell every instance (which re-applies media permissions); None if gone."""
+        current = (await self.bus.members(room_id)).get(participant_id)
+        if current is None:
+            return None
+        updated = {**current, **changes}
+        await self.bus.set_member(room_id, participant_id, updated)
+        await self.bus.publish(room_id, {"kind": "member", "id": participant_id, "member": updated})
+        return updated
+
+    async def set_actions(self, room_id: str, participant_id: str, actions: list[str] | None,
+                          transitions: list[str] | None = None) -> Member | None:
+        """What the participant may do now (None = no restriction); sends them `permissions`."""
+        member = await self.update_member(room_id, participant_id,
+                                          actions=None if actions is None else sorted(actions))
+        if member is not None:
+            shown = actions if actions is not None else [a for a in ("publish_audio", "publish_video", "subscribe")
+                                                         if _grant_for(a) in member.get("grants", ())]
+            await self.send_to(room_id, participant_id, Permissions(
+                place=Place(member.get("place", Place.ROOM.value)), actions=sorted(shown),
+                transitions=sorted(transitions or [])))
+        return member
+
+    async def place(self, room_id: str, participant_id: str, place: Place, reason: str = "") -> Member | None:
+        """Move a participant between the lobby and the room; leaving the room ends their media."""
+        member = await self.update_member(room_id, participant_id, place=place.value)
+        if member is None:
+            return None
+        staff = "moderate" in member.get("grants", ())
+        others = [] if place is not Place.ROOM else [
+            _participant(m) for k, m in sorted((await self.bus.members(room_id)).items())
+            if k != participant_id and _visible(m, to_staff=staff, to_lobby=False)]
+        await self.send_to(room_id, participant_id, Placed(place=place, reason=reason, participants=others))
+        shown = ParticipantJoined(participant=_participant(member))
+        if place is Place.ROOM:
+            await self.broadcast(room_id, shown, participant_id, audience="room")
+        else:
+            await self.broadcast(room_id, ParticipantLeft(participant_id=participant_id, reason=LeaveReason.LOBBY),
+                                 participant_id, audience="parties")
+            await self.broadcast(room_id, shown, participant_id, audience="staff")
+            await self.bus.publish(room_id, {"kind": "release", "id": participant_id})
+        return member
+
+    async def hold(self, room_id: str, participant_id: str, kind: MediaKind) -> Member | None:
+        """A moderator's mute: the media is withheld until the participant unmutes themselves."""
+        current = (await self.bus.members(room_id)).get(participant_id)
+        if current is None:
+            return None
+        held = sorted(set(current.get("held") or ()) | {kind.value})
+        key = "audio_muted" if kind == MediaKind.AUDIO else "video_muted"
+        member = await self.update_member(room_id, participant_id, held=held, **{key: True})
+        if member is not None:
+            await self.broadcast(room_id, MuteState(participant_id=participant_id, audio_muted=member["audio_muted"],
+                                                    video_muted=member["video_muted"]),
+                                 audience=_audience_of(member))
+        return member
+
+    async def remove(self, room_id: str, participant_id: str, reason: LeaveReason, message: str) -> bool:
+        """End a participant's place for good (removed, denied): close their connection, free their media."""
+        current = (await self.bus.members(room_id)).get(participant_id)
+        if current is None:
+            return False
+        await self.bus.remove_member(room_id, participant_id)
+        await self.bus.publish(room_id, {"kind": "kick", "conn": current.get("conn"), "code": int(CloseCode.REMOVED),
+                                         "reason": message})
+        await self.broadcast(room_id, ParticipantLeft(participant_id=participant_id, reason=reason),
+                             audience=_audience_of(current))
+        await self.bus.publish(room_id, {"kind": "release", "id": participant_id})
+        log.info("participant removed", extra={"room": room_id, "participant": participant_id})
+        return True
 
     async def close(self) -> None:
         """Shutdown: tell every local client to come back (1001), keep their places for the grace window."""
@@ -301,10 +444,11 @@ class SignalingHub:
         refusal = self.join_policy(claims)
         if refusal is not None:
             raise TokenError(CloseCode.FORBIDDEN, refusal)
+        place = Place.ROOM if self.rules is None else await self.rules.on_join(claims)
         existing = (await self.bus.members(room_id)).get(claims.participant_id)
         member: Member = {
             **_wire(Participant(id=claims.participant_id, name=claims.name, role=claims.role,
-                                grants=sorted(claims.grants))),
+                                grants=sorted(claims.grants), place=place)),
             "sid": new_id("s"),
             "conn": conn_id,
             "jti": claims.jti,
@@ -330,6 +474,8 @@ class SignalingHub:
         pid = member["id"]
         client = _Client(conn, conn_id, self.config.outbox_limit, self.metrics)
         client.participant_id = pid
+        client.place = member.get("place", Place.ROOM.value)
+        client.staff = "moderate" in member.get("grants", ())
         room = await self._join_room(room_id)
         room.clients[conn_id] = client
         grace = self._grace.pop((room_id, pid), None)
@@ -341,11 +487,14 @@ class SignalingHub:
                 reason = "you joined again from another window or device"
                 await self.bus.publish(room_id, {"kind": "kick", "conn": replaced_conn,
                                                  "code": int(CloseCode.REPLACED), "reason": reason})
+            audience = _audience_of(member)
             if resumed:
                 await self.broadcast(room_id, ParticipantConnection(participant_id=pid,
-                                                                    connection=ConnectionState.CONNECTED), pid)
+                                                                    connection=ConnectionState.CONNECTED), pid,
+                                     audience=audience)
             else:
-                await self.broadcast(room_id, ParticipantJoined(participant=_participant(member)), pid)
+                await self.broadcast(room_id, ParticipantJoined(participant=_participant(member)), pid,
+                                     audience=audience)
             members = await self.bus.members(room_id)
             self.metrics.joins.labels("resumed" if resumed else "joined").inc()
             log.info("participant admitted",
@@ -356,13 +505,17 @@ class SignalingHub:
             joined = Joined(
                 room_id=room_id,
                 participant=_participant(member),
-                participants=[_participant(m) for k, m in sorted(members.items()) if k != pid],
+                participants=[_participant(m) for k, m in sorted(members.items())
+                              if k != pid and _visible(m, to_staff=client.staff, to_lobby=client.place != "room")],
                 resume_token=resume_token,
                 resume_grace_seconds=self.config.resume_grace,
                 ice_servers=self.config.ice_servers,
                 resumed=resumed,
             )
             client.start(json.dumps(_wire(joined), ensure_ascii=False))
+            self._apply_media(room_id, pid, member)
+            if self.rules is not None:
+                await self.rules.on_connected(session, Place(client.place), resumed)
             left = await self._message_loop(client, session, member)
         finally:
             room.clients.pop(conn_id, None)
@@ -421,17 +574,32 @@ class SignalingHub:
         elif isinstance(msg, Pong):
             return
         elif isinstance(msg, Mute):
+            current = (await self.bus.members(session.room_id)).get(session.participant_id) or member
             key = "audio_muted" if msg.kind == MediaKind.AUDIO else "video_muted"
-            member[key] = msg.muted
-            await self.bus.set_member(session.room_id, session.participant_id, member)
+            changes: dict[str, Any] = {key: msg.muted}
+            if not msg.muted:  # unmuting yourself lifts a moderator's hold on that medium
+                changes["held"] = sorted(set(current.get("held") or ()) - {msg.kind.value})
+            updated = await self.update_member(session.room_id, session.participant_id, **changes) or current
             await self.broadcast(session.room_id, MuteState(participant_id=session.participant_id,
-                                                            audio_muted=member["audio_muted"],
-                                                            video_muted=member["video_muted"]))
+                                                            audio_muted=updated["audio_muted"],
+                                                            video_muted=updated["video_muted"]),
+                                 audience=_audience_of(updated))
         elif isinstance(msg, Offer | Answer | IceCandidate | SetSubscription):
-            if self.media is None:
+            if client.place != Place.ROOM.value:
+                self._error(client, ErrorCode.FORBIDDEN,
+                            "you are waiting in the lobby; your camera and microphone connect once the court "
+                            "lets you in")
+            elif self.media is None:
                 self._error(client, ErrorCode.MEDIA_UNAVAILABLE, "no media server is attached to this instance")
             else:
                 await self.media.handle(session, msg)
+        elif isinstance(msg, MODERATION_MESSAGES):
+            if self.rules is None:
+                self._error(client, ErrorCode.FORBIDDEN, "this room has no moderation")
+                return
+            error = await self.rules.handle(session, msg)
+            if error is not None:
+                self._error(client, error.code, error.message)
         elif isinstance(msg, Join | Resume):
             self._error(client, ErrorCode.ALREADY_JOINED, "already joined; send leave first to rejoin")
 
@@ -442,16 +610,18 @@ class SignalingHub:
             return  # replaced or resumed elsewhere: the place belongs to the newer connection
         if left:
             await self.bus.remove_member(room_id, pid)
-            await self.broadcast(room_id, ParticipantLeft(participant_id=pid, reason=LeaveReason.LEFT))
+            await self.broadcast(room_id, ParticipantLeft(participant_id=pid, reason=LeaveReason.LEFT),
+                                 audience=_audience_of(current))
             log.info("participant left", extra={"room": room_id, "participant": pid})
             await self._media_left(room_id, pid)
             return
         if client.kicked is not None and client.kicked[0] == CloseCode.REPLACED:
             return
-        away = {**member, "connection": ConnectionState.RECONNECTING.value, "away_since": time.time()}
+        away = {**current, "connection": ConnectionState.RECONNECTING.value, "away_since": time.time()}
         await self.bus.set_member(room_id, pid, away)
         await self.broadcast(room_id, ParticipantConnection(participant_id=pid,
-                                                            connection=ConnectionState.RECONNECTING), pid)
+                                                            connection=ConnectionState.RECONNECTING), pid,
+                             audience=_audience_of(away))
         log.info("participant dropped; holding place", extra={"room": room_id, "participant": pid})
         if not self._closing:
             task = asyncio.create_task(self._expire(room_id, pid, client.conn_id), name=f"grace-{pid}")
@@ -463,7 +633,8 @@ class SignalingHub:
             current = (await self.bus.members(room_id)).get(pid)
             if current and current.get("conn") == conn_id and current.get("connection") == "reconnecting":
                 await self.bus.remove_member(room_id, pid)
-                await self.broadcast(room_id, ParticipantLeft(participant_id=pid, reason=LeaveReason.TIMEOUT))
+                await self.broadcast(room_id, ParticipantLeft(participant_id=pid, reason=LeaveReason.TIMEOUT),
+                                     audience=_audience_of(current))
                 log.info("grace expired; place released", extra={"room": room_id, "participant": pid})
                 await self._media_left(room_id, pid)
         except asyncio.CancelledError:
@@ -473,6 +644,18 @@ class SignalingHub:
         finally:
             if self._grace.get((room_id, pid)) is asyncio.current_task():
                 del self._grace[(room_id, pid)]
+
+    def _apply_media(self, room_id: str, pid: str, member: Member) -> None:
+        if self.media is not None:
+            try:
+                self.media.set_permissions(room_id, pid, media_permissions(member))
+            except Exception:
+                log.exception("applying media permissions failed", extra={"room": room_id, "participant": pid})
+
+    def _spawn_media_left(self, room_id: str, pid: str) -> None:
+        task = asyncio.create_task(self._media_left(room_id, pid), name=f"media-left-{pid}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _media_left(self, room_id: str, pid: str) -> None:
         if self.media is None:
@@ -542,14 +725,32 @@ class SignalingHub:
             if client is not None:
                 client.kick(int(event.get("code", CloseCode.REMOVED)), str(event.get("reason", "removed")))
             return
+        if kind == "member":
+            self._member_changed(room, str(event.get("id")), event.get("member") or {})
+            return
+        if kind == "release":
+            self._spawn_media_left(room.room_id, str(event.get("id")))
+            return
         if kind != "msg":
             return
         text = json.dumps(event["msg"], ensure_ascii=False)
-        to, exclude = event.get("to"), event.get("exclude")
+        to, exclude, audience = event.get("to"), event.get("exclude"), event.get("audience") or "room"
         for client in list(room.clients.values()):
-            if (to is not None and client.participant_id != to) or client.participant_id == exclude:
+            if to is not None:
+                if client.participant_id == to:
+                    client.deliver(text)
+                continue
+            if client.participant_id == exclude or not _hears(client, audience):
                 continue
             client.deliver(text)
+
+    def _member_changed(self, room: _LocalRoom, pid: str, member: Member) -> None:
+        local = [c for c in room.clients.values() if c.participant_id == pid]
+        if not local:
+            return
+        for client in local:
+            client.place = member.get("place", Place.ROOM.value)
+        self._apply_media(room.room_id, pid, member)
 
     # ---- helpers ------------------------------------------------------------------------------------------
 
@@ -573,6 +774,31 @@ class SignalingHub:
         data = reason.encode()[:123]
         with contextlib.suppress(ConnectionClosed, OSError, RuntimeError):
             await conn.close(int(code), data.decode(errors="ignore"))
+
+
+def _grant_for(action: str) -> str:
+    return "subscribe" if action == "subscribe" else "publish"
+
+
+def _audience_of(member: Member | None) -> Audience:
+    """Presence news about someone waiting in the lobby is for staff only; about the room, for the room."""
+    return "staff" if member and member.get("place", Place.ROOM.value) != Place.ROOM.value else "room"
+
+
+def _hears(client: _Client, audience: str) -> bool:
+    if audience == "everyone":
+        return True
+    if audience == "staff":
+        return client.staff
+    in_room = client.place == Place.ROOM.value
+    return in_room and not client.staff if audience == "parties" else in_room
+
+
+def _visible(member: Member, *, to_staff: bool, to_lobby: bool) -> bool:
+    """Who a newcomer sees in `joined`: staff see the lobby too; someone in the lobby sees nobody."""
+    if to_lobby and not to_staff:
+        return False
+    return to_staff or member.get("place", Place.ROOM.value) == Place.ROOM.value
 
 
 def _participant(member: Member) -> Participant:

@@ -33,6 +33,8 @@ class ErrorCode(StrEnum):
     NOT_JOINED = "not_joined"
     ALREADY_JOINED = "already_joined"
     FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"  # the participant or exhibit named is not in this room
+    CONFLICT = "conflict"  # the request does not fit the room's current state (e.g. start a session twice)
     TOKEN_REFUSED = "token_refused"
     MEDIA_UNAVAILABLE = "media_unavailable"
     INTERNAL = "internal"
@@ -53,6 +55,15 @@ class LeaveReason(StrEnum):
     TIMEOUT = "timeout"
     REPLACED = "replaced"
     REMOVED = "removed"
+    DENIED = "denied"  # turned away from the lobby
+    LOBBY = "lobby"  # sent back to the lobby: gone from the room, may come back when admitted again
+
+
+class Place(StrEnum):
+    """Where a participant is: waiting in the lobby (no media, sees nobody) or in the room."""
+
+    LOBBY = "lobby"
+    ROOM = "room"
 
 
 class Participant(_Msg):
@@ -65,6 +76,7 @@ class Participant(_Msg):
     audio_muted: bool = False
     video_muted: bool = False
     connection: ConnectionState = ConnectionState.CONNECTED
+    place: Place = Place.ROOM
 
 
 # ---- both directions -------------------------------------------------------------------------------------
@@ -142,7 +154,100 @@ class SetSubscription(_Msg):
     paused: bool
 
 
+# Moderation: the room's rules (handed in by the court layer) decide who may send these; the UI only mirrors them.
+ParticipantRef = Annotated[str, Field(min_length=1, max_length=128)]
+Reason = Annotated[str, Field(max_length=500)]
+
+
+class Admit(_Msg):
+    """Let a participant in from the lobby, recording how their identity was checked (e.g. id_card_at_station)."""
+
+    type: Literal["admit"] = "admit"
+    participant_id: ParticipantRef
+    verification: str | None = Field(default=None, max_length=64)
+
+
+class Deny(_Msg):
+    """Turn a participant away from the lobby; their link stops working."""
+
+    type: Literal["deny"] = "deny"
+    participant_id: ParticipantRef
+    reason: Reason = ""
+
+
+class SendToLobby(_Msg):
+    type: Literal["send-to-lobby"] = "send-to-lobby"
+    participant_id: ParticipantRef
+    reason: Reason = ""
+
+
+class Remove(_Msg):
+    """Remove a participant from the hearing; their link stops working."""
+
+    type: Literal["remove"] = "remove"
+    participant_id: ParticipantRef
+    reason: Reason = ""
+
+
+class MuteParticipant(_Msg):
+    """Mute someone else: the server stops forwarding their audio/video until they unmute themselves."""
+
+    type: Literal["mute-participant"] = "mute-participant"
+    participant_id: ParticipantRef
+    kind: MediaKind = MediaKind.AUDIO
+
+
+class LockRoom(_Msg):
+    """A locked room admits nobody new from the lobby and refuses new joins of people not yet admitted."""
+
+    type: Literal["lock"] = "lock"
+    locked: bool
+
+
+class ChangeProcedure(_Msg):
+    """Ask for a procedure transition (open_lobby, start_session, recess, resume, close, seal)."""
+
+    type: Literal["procedure"] = "procedure"
+    transition: str = Field(min_length=1, max_length=32)
+
+
+ModerationMessage = Admit | Deny | SendToLobby | Remove | MuteParticipant | LockRoom | ChangeProcedure
+MODERATION_MESSAGES = (Admit, Deny, SendToLobby, Remove, MuteParticipant, LockRoom, ChangeProcedure)
+
+
 # ---- server to client ------------------------------------------------------------------------------------
+
+
+class RoomState(_Msg):
+    """The room's procedure state, sent at join and on every change (to everyone, the lobby included)."""
+
+    type: Literal["room-state"] = "room-state"
+    hearing_id: str | None = None
+    kind: str | None = None
+    state: str
+    locked: bool = False
+    recording: bool = False
+
+
+class Permissions(_Msg):
+    """What you may do now (actions of the court's policy, e.g. publish_audio, admit_deny); the UI mirrors it.
+
+    The server enforces the same set: media you may not send is not forwarded, and a refused action gets an error.
+    """
+
+    type: Literal["permissions"] = "permissions"
+    place: Place
+    actions: list[str]
+    transitions: list[str] = Field(default_factory=list)
+
+
+class Placed(_Msg):
+    """You were moved: admitted into the room, or sent back to the lobby (with the reason, if any)."""
+
+    type: Literal["placed"] = "placed"
+    place: Place
+    reason: str = ""
+    participants: list[Participant] = Field(default_factory=list)  # who is in the room, when placed there
 
 
 class Joined(_Msg):
@@ -216,8 +321,11 @@ class Error(_Msg):
     message: str
 
 
+_CLIENT_MODELS = (Join, Resume, Offer, Answer, IceCandidate, Mute, Leave, SetSubscription, Ping, Pong,
+                  Admit, Deny, SendToLobby, Remove, MuteParticipant, LockRoom, ChangeProcedure)
 ClientMessage = Annotated[
-    Join | Resume | Offer | Answer | IceCandidate | Mute | Leave | SetSubscription | Ping | Pong,
+    Join | Resume | Offer | Answer | IceCandidate | Mute | Leave | SetSubscription | Ping | Pong
+    | Admit | Deny | SendToLobby | Remove | MuteParticipant | LockRoom | ChangeProcedure,
     Field(discriminator="type"),
 ]
 ServerMessage = Annotated[
@@ -229,6 +337,9 @@ ServerMessage = Annotated[
     | TrackPublished
     | TrackRemoved
     | ActiveSpeaker
+    | RoomState
+    | Permissions
+    | Placed
     | Offer
     | Answer
     | IceCandidate
@@ -239,10 +350,7 @@ ServerMessage = Annotated[
 ]
 CLIENT_ADAPTER: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 SERVER_ADAPTER: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
-CLIENT_TYPES = frozenset(
-    t.model_fields["type"].default
-    for t in (Join, Resume, Offer, Answer, IceCandidate, Mute, Leave, SetSubscription, Ping, Pong)
-)
+CLIENT_TYPES = frozenset(t.model_fields["type"].default for t in _CLIENT_MODELS)
 
 
 class ProtocolError(_Msg):

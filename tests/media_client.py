@@ -105,8 +105,13 @@ class MediaClient:
     @classmethod
     async def join(cls, server: Any, room: str, token: str, **kw: Any) -> MediaClient:
         ws = await server.client(room, token)
+        return await cls.attach(ws, await ws.expect("joined"), **kw)
+
+    @classmethod
+    async def attach(cls, ws: Client, joined: dict[str, Any], **kw: Any) -> MediaClient:
+        """Start media on a signalling connection that has already joined (e.g. once admitted from the lobby)."""
         c = cls(ws, **kw)
-        c.joined = await ws.expect("joined")
+        c.joined = joined
         c._tasks.append(asyncio.create_task(c._signalling()))
         for track in c.local_tracks:
             c.pc.addTransceiver(track, direction="sendonly")
@@ -185,6 +190,14 @@ class MediaClient:
             while not predicate():
                 self.changed.clear()
                 await self.changed.wait()
+
+    async def close_media(self) -> None:
+        """End this client's media but keep the signalling connection (sent to the lobby, then admitted again)."""
+        for t in self._tasks:
+            t.cancel()
+        for track in self.local_tracks:
+            track.stop()
+        await self.pc.close()
 
     async def close(self, leave: bool = True) -> None:
         for t in self._tasks:

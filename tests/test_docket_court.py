@@ -296,8 +296,8 @@ async def test_court_tables_come_from_migration_0003(court_url: str) -> None:
     """The drift check is not vacuous for these tables: one revision short, they are all missing."""
     behind = await _differences_at(court_url, "0002_tokens")
     missing = {d[1].name for d in behind if isinstance(d, tuple) and d[0] == "add_table"}
-    assert missing == {"stations", "persons", "cases", "case_parties", "hearings", "panel_members", "participants",
-                       "audit_log", "audit_head"}
+    assert missing >= {"stations", "persons", "cases", "case_parties", "hearings", "panel_members", "participants",
+                       "audit_log", "audit_head"}  # later revisions add their own tables
     assert await _differences_at(court_url, "head") == []
 
 

@@ -36,10 +36,14 @@ from signaling.protocol import (
     ParticipantConnection,
     ParticipantJoined,
     ParticipantLeft,
+    Permissions,
     Ping,
+    Place,
+    Placed,
     Pong,
     ProtocolError,
     Resume,
+    RoomState,
     ServerMessage,
     SetSubscription,
     TrackPublished,
@@ -69,7 +73,8 @@ def refused(obj: Any, code: ErrorCode, **kw: Any) -> ProtocolError:
 def test_client_models_match_client_types() -> None:
     assert {m.model_fields["type"].default for m in CLIENT_MODELS} == CLIENT_TYPES
     assert CLIENT_TYPES == {"join", "resume", "offer", "answer", "ice-candidate", "mute", "leave", "subscription",
-                            "ping", "pong"}
+                            "ping", "pong", "admit", "deny", "send-to-lobby", "remove", "mute-participant", "lock",
+                            "procedure"}
 
 
 # ---- every client message type parses ----------------------------------------------------------------------
@@ -119,6 +124,10 @@ def test_every_client_type_is_covered_by_valid_examples() -> None:
         "join": {"token": "t"}, "resume": {"resume_token": "r"}, "offer": {"sdp": SDP}, "answer": {"sdp": SDP},
         "ice-candidate": {"candidate": None}, "mute": {"kind": "audio", "muted": True}, "leave": {},
         "subscription": {"paused": True}, "ping": {}, "pong": {},
+        "admit": {"participant_id": "p_1", "verification": "id_card_at_station"}, "deny": {"participant_id": "p_1"},
+        "send-to-lobby": {"participant_id": "p_1"}, "remove": {"participant_id": "p_1", "reason": "disorder"},
+        "mute-participant": {"participant_id": "p_1", "kind": "video"}, "lock": {"locked": True},
+        "procedure": {"transition": "start_session"},
     }
     assert set(examples) == CLIENT_TYPES
     for kind, fields in examples.items():
@@ -180,6 +189,12 @@ SERVER_EXAMPLES: list[BaseModel] = [
     IceCandidate(candidate=None),
     Ping(id=1),
     Pong(id=None),
+    RoomState(hearing_id="h_1", kind="trial", state="in_session", locked=True, recording=True),
+    RoomState(state="open"),
+    Permissions(place=Place.LOBBY, actions=[]),
+    Permissions(place=Place.ROOM, actions=["publish_audio", "subscribe"], transitions=["recess"]),
+    Placed(place=Place.ROOM, participants=[BOB]),
+    Placed(place=Place.LOBBY, reason="wait until you are called"),
     *[Error(code=c, message=f"because {c.value}") for c in ErrorCode],
 ]
 
