@@ -1,4 +1,4 @@
-"""The `hearing` command: serve, issue and revoke join links, migrate, and the demo."""
+"""The `hearing` command: serve, issue and revoke join links, migrate, the demo, and staff accounts."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from app.logs import setup_logging
 from app.services import Services, build_services, start_services, stop_services
 from app.settings import Settings, SettingsError, load_settings
-from hearing.demo import DEMO_KIND, DEMO_PEOPLE, DEMO_ROOM_ID, DEMO_ROOM_TITLE
+from hearing.kinds import KIND_LABELS
 from hearing.roles import ROLE_LABELS, Role
 
 
@@ -22,15 +22,19 @@ def _progress(line: str) -> None:
 
 
 async def _print_demo(services: Services) -> None:
-    from app.links import issue_link
+    from hearing.demo import DEMO_TITLE, seed_demo_court
 
     s = services.settings
-    print(f"\nDemo hearing: {DEMO_ROOM_TITLE}\nJoin links (one per role; each opens the hearing as that person):")
-    for role, name in DEMO_PEOPLE:
-        url, _ = await issue_link(services.records, services.tokens, s.base_url, room_id=DEMO_ROOM_ID, role=role,
-                                  name=name, ttl_seconds=12 * 3600, kind=DEMO_KIND, title=DEMO_ROOM_TITLE)
-        zh, en = ROLE_LABELS[role]
-        print(f"  {zh} {en:<16} {url}")
+    hearings = await seed_demo_court(services.court, services.records, services.tokens, s.base_url,
+                                     audit=services.audit)
+    print(f"\nDemo court: {DEMO_TITLE}. Open each link in its own browser window (one per person); parties wait "
+          "in the lobby until the judge or clerk checks their identity and admits them.")
+    for demo in hearings:
+        zh, en = KIND_LABELS[demo.spec.kind]
+        print(f"\n{zh} {en} (room {demo.hearing.room_id}):")
+        for seat in demo.links:
+            role_zh, role_en = ROLE_LABELS[seat.role]
+            print(f"  {role_zh} {role_en:<16} {seat.link.url}")
     print(flush=True)
 
 
@@ -169,6 +173,69 @@ async def _verify_audit(settings: Settings) -> int:
     return 1
 
 
+STAFF_PASSWORD_ENV = "HEARING_STAFF_PASSWORD"
+
+
+def _staff_password() -> str | None:
+    """From HEARING_STAFF_PASSWORD (scripts), else asked twice without echo; None (and a message) if refused."""
+    import getpass
+    import os
+
+    from hearing.staff_auth import password_problem
+
+    password = os.environ.get(STAFF_PASSWORD_ENV)
+    if password is None:
+        password = getpass.getpass("Password for the new account: ")
+        if getpass.getpass("Repeat the password: ") != password:
+            print("hearing: the two passwords differ; nothing was created", file=sys.stderr)
+            return None
+    problem = password_problem(password)
+    if problem:
+        print(f"hearing: {problem}; nothing was created", file=sys.stderr)
+        return None
+    return password
+
+
+async def _staff(settings: Settings, args: argparse.Namespace, password: str | None) -> int:
+    """Staff accounts on the database directly (no server needed); `add` is audited as staff.created."""
+    from docket.audit import AuditEvent, SqlAuditLog
+    from docket.migrate import upgrade
+    from docket.records import RecordsError
+    from docket.staff_sql import open_staff_store
+    from hearing.staff_auth import StaffAuth
+
+    url = settings.effective_database_url
+    if url.startswith("sqlite"):
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+    await upgrade(url, progress=_progress)
+    store = open_staff_store(url)
+    try:
+        if args.staff_command == "add":
+            assert password is not None
+            audit = SqlAuditLog(store.engine, url)
+            try:
+                account = await StaffAuth(store, audit).create_account(
+                    args.username, args.name, args.roles.split(","), password, person_id=args.person_id)
+            except (RecordsError, ValueError) as exc:
+                print(f"hearing: {exc}", file=sys.stderr)
+                return 1
+            await audit.append(AuditEvent("cli", "system", "staff.created", f"staff:{account.id}", {
+                "roles": sorted(r.value for r in account.roles), "person_id": account.person_id}))
+            print(f"created staff account {account.username} ({account.id}), roles "
+                  f"{', '.join(sorted(r.value for r in account.roles))}")
+            return 0
+        accounts = await store.list_staff()
+        if not accounts:
+            print("no staff accounts yet; add one with: hearing staff add --username U --name N --roles admin")
+        for a in accounts:
+            flags = " disabled" if a.disabled else ""
+            print(f"{a.username:<20} {a.id}  {','.join(sorted(r.value for r in a.roles)):<28} "
+                  f"person {a.person_id or '-'}  {a.display_name}{flags}")
+        return 0
+    finally:
+        await store.close()
+
+
 async def _demo(settings: Settings) -> int:
     async def run(services: Services) -> int:
         await _print_demo(services)
@@ -197,6 +264,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="upgrade the database schema to the latest version")
     sub.add_parser("demo", help="create the demo hearing and print its join links")
     sub.add_parser("verify-audit", help="check the audit log's hash chain and name the first broken entry")
+    staff = sub.add_parser("staff", help="court staff accounts (log in to the staff API)")
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True)
+    add = staff_sub.add_parser("add", help=f"create an account; the password is asked for (or {STAFF_PASSWORD_ENV})")
+    add.add_argument("--username", required=True, help="login name, case-insensitive")
+    add.add_argument("--name", required=True, help="display name")
+    add.add_argument("--roles", required=True,
+                     help="comma-separated: admin, presiding_judge, judge, clerk, mediator")
+    add.add_argument("--person-id", default=None, help="the register's person id (judges on panels need it)")
+    staff_sub.add_parser("list", help="list staff accounts")
     return p
 
 
@@ -237,6 +313,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_demo(settings))
         if args.command == "verify-audit":
             return asyncio.run(_verify_audit(settings))
+        if args.command == "staff":
+            password = _staff_password() if args.staff_command == "add" else None
+            if args.staff_command == "add" and password is None:
+                return 2
+            return asyncio.run(_staff(settings, args, password))
     except (OSError, ValueError) as exc:
         print(f"hearing: {exc}", file=sys.stderr)
         return 1

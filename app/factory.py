@@ -14,6 +14,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.services import Services, build_services, start_services, stop_services
 from app.settings import Settings, load_settings
+from docket.staff_sql import SqlHearingRooms, SqlStaffStore
+from hearing.api import ApiContext, staff_api_router
+from hearing.api.in_hearing import InHearingContext, in_hearing_router
+from hearing.staff_auth import StaffAuth
 from recordings.local_http import local_objects_router
 from recordings.local_store import LocalObjectStore
 from signaling.edge import signaling_router
@@ -75,6 +79,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(signaling_router(services.hub))
+    # The staff API shares the register's engine; app.state.staff_auth lets tests inject a clock or a cheap hasher.
+    staff_auth = StaffAuth(SqlStaffStore(services.court.engine), services.audit)
+    app.state.staff_auth = staff_auth
+    app.include_router(staff_api_router(ApiContext(
+        court=services.court, records=services.records, audit=services.audit, procedure=services.procedure,
+        tokens=services.tokens, auth=staff_auth, rooms=SqlHearingRooms(services.court.engine),
+        base_url=settings.base_url,
+    )))
+    app.include_router(in_hearing_router(InHearingContext(
+        court=services.court, records=services.records, tokens=services.tokens, exhibits=services.exhibits,
+        transcripts=services.transcripts, hub=services.hub,
+    )))
     if isinstance(services.objects, LocalObjectStore):
         app.include_router(local_objects_router(services.objects))
 

@@ -7,16 +7,21 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from app.settings import Settings
 from docket.audit import SqlAuditLog
 from docket.court_sql import SqlCourtRecords
+from docket.exhibits_sql import SqlExhibitRecords
 from docket.migrate import upgrade
 from docket.records import Records
 from docket.sql import SqlRecords
+from docket.transcripts_sql import SqlTranscriptStore
 from hearing.admission import join_policy
 from hearing.courtroom import Courtroom
+from hearing.exhibit_service import ExhibitService
 from hearing.procedure_service import ProcedureService
+from hearing.transcript_service import TranscriptService
 from media import aiortc_glue as glue
 from media.metrics import SfuCollector
 from media.sfu import MediaConfig, Sfu
@@ -42,6 +47,8 @@ class Services:
     court: SqlCourtRecords
     audit: SqlAuditLog
     procedure: ProcedureService
+    exhibits: ExhibitService
+    transcripts: TranscriptService
     sfu: Sfu | None = None
     started: bool = False
     _closers: list[Callable[[], object]] = field(default_factory=list)
@@ -94,13 +101,21 @@ def build_services(settings: Settings) -> Services:
         is_revoked=is_revoked,
         metrics=metrics,
     )
-    hub.rules = Courtroom(hub, court, court.audit, procedure, allow_adhoc=settings.hearing_env != "production")
+    exhibits = ExhibitService(court, SqlExhibitRecords(court.engine), objects, court.audit,
+                              max_size=settings.exhibit_max_mb << 20)
+    transcripts = TranscriptService(court, SqlTranscriptStore(court.engine, court.url), court.audit,
+                                    tz=ZoneInfo(settings.court_timezone))
+    courtroom = Courtroom(hub, court, court.audit, procedure, allow_adhoc=settings.hearing_env != "production",
+                          exhibits=exhibits)
+    hub.rules = courtroom
+    procedure.listeners.append(courtroom.announce)  # however the procedure moves (signalling, API), the room hears
     sfu = None
     if settings.media_enabled:
         sfu = Sfu(MediaConfig(ice_servers=settings.ice_servers(), video_codec=settings.video_codec), hub)
         hub.media = sfu
         metrics.registry.register(SfuCollector(sfu))
-    return Services(settings, records, bus, objects, tokens, hub, metrics, court, court.audit, procedure, sfu)
+    return Services(settings, records, bus, objects, tokens, hub, metrics, court, court.audit, procedure, exhibits,
+                    transcripts, sfu)
 
 
 async def start_services(services: Services, *, progress: Callable[[str], None] | None = None) -> None:

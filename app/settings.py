@@ -6,6 +6,7 @@ import ipaddress
 import secrets
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -63,6 +64,10 @@ class Settings(BaseSettings):
     ws_rate_burst: int = Field(60, ge=1, description="Burst of signalling messages per connection")
     ws_idle_timeout_seconds: float = Field(60.0, gt=0, description="Close a connection silent for this long")
     ws_join_timeout_seconds: float = Field(10.0, gt=0, description="Time allowed for the first (join) message")
+    court_timezone: str = Field("Asia/Shanghai", alias="HEARING_COURT_TIMEZONE",
+                                description="The court's local time zone (IANA name), for times on transcripts")
+    exhibit_max_mb: int = Field(50, alias="HEARING_EXHIBIT_MAX_MB", ge=1, le=2048,
+                                description="Largest exhibit file accepted, in MiB")
     log_level: str = Field("INFO", description="Python logging level")
 
     @field_validator("ice_host_addresses", "stun_servers", "turn_servers", mode="before")
@@ -80,6 +85,15 @@ class Settings(BaseSettings):
                 ipaddress.ip_address(addr)
             except ValueError:
                 raise ValueError(f"{addr!r} is not an IP address; list IPs such as 127.0.0.1,203.0.113.7") from None
+        return v
+
+    @field_validator("court_timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{v!r} is not a time zone; use an IANA name such as Asia/Shanghai") from None
         return v
 
     @field_validator("stun_servers")

@@ -31,6 +31,8 @@ from docket.court import (
     Verification,
     VerificationMethod,
 )
+from hearing import exhibits as exhibit_rules
+from hearing.exhibit_service import ExhibitService
 from hearing.kinds import ProcedureState
 from hearing.policy import Action, allowed
 from hearing.procedure import RefusalCode, Refused, available
@@ -44,6 +46,7 @@ from signaling.protocol import (
     Deny,
     Error,
     ErrorCode,
+    ExhibitPresented,
     LeaveReason,
     LockRoom,
     ModerationMessage,
@@ -102,8 +105,9 @@ class Courtroom:
     """`signaling.hub.RoomRules` for the court. One per process; all state lives in the register and the bus."""
 
     def __init__(self, hub: SignalingHub, court: CourtRecords, audit: AuditLog, procedure: ProcedureService, *,
-                 allow_adhoc: bool) -> None:
+                 allow_adhoc: bool, exhibits: ExhibitService | None = None) -> None:
         self.hub = hub
+        self.exhibits = exhibits
         self.court = court
         self.audit = audit
         self.procedure = procedure
@@ -127,6 +131,10 @@ class Courtroom:
         staff = claims.role in STAFF_ROLES
         if hearing.locked and not staff and participant.status is not ParticipantStatus.ADMITTED:
             raise TokenError(CloseCode.FORBIDDEN, "the hearing room is locked; wait for the court to unlock it")
+        if staff and participant.status is ParticipantStatus.WAITING:  # court staff are present once they join
+            await self.court.set_participant_status(participant.id, ParticipantStatus.ADMITTED, audit=AuditEvent(
+                participant.id, participant.role, "participant.admitted", f"hearing:{hearing.id}",
+                {"participant": participant.id, "as": "court staff"}))
         return Place.ROOM if staff or participant.status is ParticipantStatus.ADMITTED else Place.LOBBY
 
     async def _participant_of(self, claims: JoinClaims, hearing: Hearing) -> Participant:
@@ -153,6 +161,11 @@ class Courtroom:
         await self.hub.set_actions(session.room_id, session.participant_id,
                                    actions_for(session.role, hearing, place),
                                    transitions_for(session.role, hearing, place))
+        if place is Place.ROOM and self.exhibits is not None:
+            shown = await self.exhibits.presentation(hearing.id)
+            if not isinstance(shown, exhibit_rules.Refused) and shown.exhibit_id is not None:
+                await self.hub.send_to(session.room_id, session.participant_id,
+                                       await presented(self.exhibits, hearing.id, shown.exhibit_id, shown.page))
 
     # ---- moderation ---------------------------------------------------------------------------------------
 
@@ -303,8 +316,7 @@ class Courtroom:
         if isinstance(outcome, Refused):
             code = ErrorCode.FORBIDDEN if outcome.code is RefusalCode.NOT_PERMITTED else ErrorCode.CONFLICT
             return Error(code=code, message=outcome.reason)
-        await self.announce(outcome.hearing)
-        return None
+        return None  # the service's listener (`announce`) has told the room
 
     async def announce(self, hearing: Hearing) -> None:
         """Tell the room a hearing's new state and give everyone connected their new permissions."""
@@ -316,6 +328,19 @@ class Courtroom:
             role = str(member.get("role", ""))
             await self.hub.set_actions(hearing.room_id, pid, actions_for(role, hearing, place),
                                        transitions_for(role, hearing, place))
+
+
+async def presented(exhibits: ExhibitService, hearing_id: str, exhibit_id: str | None,
+                    page: int | None) -> ExhibitPresented:
+    """The `exhibit-presented` announcement for what is on screen now (also sent to whoever comes in later)."""
+    if exhibit_id is None:
+        return ExhibitPresented()
+    listed = await exhibits.list(hearing_id)
+    exhibit = next((e for e in listed if e.id == exhibit_id), None) if isinstance(listed, list) else None
+    if exhibit is None:
+        return ExhibitPresented()
+    return ExhibitPresented(exhibit_id=exhibit.id, page=page or 1, name=exhibit.display_name,
+                            media_type=exhibit.media_type, page_count=exhibit.page_count)
 
 
 def _with_reason(text: str, reason: str) -> str:

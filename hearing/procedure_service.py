@@ -15,7 +15,9 @@ actor takes part in this hearing in that role is the caller's check (the staff A
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from docket.audit import AuditEntry, AuditEvent, AuditLog
 from docket.court import CourtRecords, Hearing, StaleState
@@ -36,15 +38,23 @@ class Applied:
     audit: AuditEntry
 
 
+log = logging.getLogger("hearing.procedure")
+
+Listener = Callable[[Hearing], Awaitable[None]]
+
+
+@dataclass
 class ProcedureService:
-    def __init__(self, records: CourtRecords, audit: AuditLog, *, attempts: int = 3) -> None:
-        self._records = records
-        self._audit = audit
-        self._attempts = attempts
+    """`listeners` hear of every applied transition (the courtroom tells the room), whoever asked and how."""
+
+    _records: CourtRecords
+    _audit: AuditLog
+    attempts: int = 3
+    listeners: list[Listener] = field(default_factory=list)
 
     async def transition(self, hearing_id: str, actor: Actor, transition: Transition | str) -> Applied | Refused:
         """Move the hearing if the actor may; NotFound if there is no such hearing."""
-        for _ in range(self._attempts):
+        for _ in range(self.attempts):
             hearing = await self._records.get_hearing(hearing_id)
             outcome = attempt(hearing.kind, hearing.state, actor.role, transition)
             subject = f"hearing:{hearing_id}"
@@ -68,5 +78,10 @@ class ProcedureService:
             except StaleState:
                 continue  # someone else moved it first: decide again on the state they left
             assert entry is not None  # we passed an audit event
+            for listener in self.listeners:
+                try:
+                    await listener(stored)
+                except Exception:  # the transition stands; a client that missed the news gets it on reconnect
+                    log.exception("a procedure listener failed", extra={"hearing": hearing_id})
             return Applied(stored, outcome, entry)
         raise StaleState(hearing_id, "a stable state", "changing too often to apply the transition")

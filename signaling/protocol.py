@@ -241,6 +241,25 @@ class Permissions(_Msg):
     transitions: list[str] = Field(default_factory=list)
 
 
+class ExhibitPresented(_Msg):
+    """The exhibit (and page) everyone sees now; `exhibit_id` null = nothing presented. Fetch it over HTTP."""
+
+    type: Literal["exhibit-presented"] = "exhibit-presented"
+    exhibit_id: str | None = None
+    page: int = 1
+    name: str = ""
+    media_type: str = ""
+    page_count: int = 1
+
+
+class TranscriptUpdated(_Msg):
+    """The clerk saved a new transcript version (笔录); fetch it over HTTP if you show it."""
+
+    type: Literal["transcript-updated"] = "transcript-updated"
+    version: int
+    sha256: str
+
+
 class Placed(_Msg):
     """You were moved: admitted into the room, or sent back to the lobby (with the reason, if any)."""
 
@@ -340,6 +359,8 @@ ServerMessage = Annotated[
     | RoomState
     | Permissions
     | Placed
+    | ExhibitPresented
+    | TranscriptUpdated
     | Offer
     | Answer
     | IceCandidate

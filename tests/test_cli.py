@@ -15,6 +15,7 @@ import pytest
 import websockets
 
 from app.settings import Settings
+from hearing.demo import DEMO_HEARINGS
 from tests.conftest import ROOT, free_port, wait_for_port
 
 HEARING = str(Path(sys.executable).parent / "hearing")
@@ -37,7 +38,7 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, list[st
     try:
         for line in proc.stdout:  # blocks until the server prints; ends if it dies
             lines.append(line)
-            if len([x for x in lines if "/join#token=" in x]) == 6:
+            if len([x for x in lines if "/join#token=" in x]) == DEMO_LINKS:
                 break
         else:
             pytest.fail("hearing serve exited: " + "".join(lines) + proc.stderr.read())  # type: ignore[union-attr]
@@ -47,14 +48,20 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, list[st
         proc.wait(30)
 
 
+DEMO_LINKS = sum(len(spec.seats) for spec in DEMO_HEARINGS)
+
+
 def test_serve_demo_prints_where_to_open_and_working_links(served) -> None:  # type: ignore[no-untyped-def]
     _proc, port, lines, var = served
     text = "".join(lines)
     assert f"running at http://127.0.0.1:{port}" in text
     links = re.findall(r"(http://127\.0\.0\.1:\d+/join#token=[\w\-.]+)", text)
-    assert len(links) == 6
-    for role in ("presiding_judge", "clerk", "plaintiff", "defendant", "counsel", "observer"):
-        assert any(role.replace("_", " ").title().split()[0] in line or role in line for line in lines), role
+    assert len(links) == DEMO_LINKS
+    for title in ("Trial (room demo-trial)", "Mediation (room demo-mediation)",
+                  "Deliberation (room demo-deliberation)"):
+        assert title in text
+    for role in ("Presiding judge", "Clerk", "Plaintiff", "Defendant", "Counsel", "Witness", "Observer", "Mediator"):
+        assert role in text, role
     assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json() == {"status": "ok"}
     assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10).status_code == 200
     assert (var / "hearing.db").exists() and (var / "token_secret").exists()

@@ -23,6 +23,7 @@ from signaling.protocol import (
     ConnectionState,
     Error,
     ErrorCode,
+    ExhibitPresented,
     IceCandidate,
     Join,
     Joined,
@@ -48,6 +49,7 @@ from signaling.protocol import (
     SetSubscription,
     TrackPublished,
     TrackRemoved,
+    TranscriptUpdated,
     encode,
     parse_client_message,
     parse_server_message,
@@ -195,6 +197,9 @@ SERVER_EXAMPLES: list[BaseModel] = [
     Permissions(place=Place.ROOM, actions=["publish_audio", "subscribe"], transitions=["recess"]),
     Placed(place=Place.ROOM, participants=[BOB]),
     Placed(place=Place.LOBBY, reason="wait until you are called"),
+    ExhibitPresented(exhibit_id="e_1", page=3, name="合同.pdf", media_type="application/pdf", page_count=9),
+    ExhibitPresented(),
+    TranscriptUpdated(version=4, sha256="a" * 64),
     *[Error(code=c, message=f"because {c.value}") for c in ErrorCode],
 ]
 

@@ -1,0 +1,27 @@
+"""The staff HTTP API under /api: login, the register, hearings and procedure, join links, statistics.
+
+A thin shell: each module is a FastAPI router built from an `ApiContext` (the adapters app/ hands in); the rules
+live in hearing.staff_auth (who may do what), hearing.join_links (who may get a link), hearing.procedure (moves)
+and the register (docket). `staff_api_router` puts them together under the /api prefix.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from hearing.api.auth import auth_router
+from hearing.api.deps import ApiContext, StaffDeps
+from hearing.api.hearings import hearings_router
+from hearing.api.links import links_router
+from hearing.api.register import register_router
+from hearing.api.stats import stats_router
+
+__all__ = ["ApiContext", "staff_api_router"]
+
+
+def staff_api_router(ctx: ApiContext) -> APIRouter:
+    deps = StaffDeps(ctx.auth)
+    router = APIRouter(prefix="/api")
+    for build in (auth_router, register_router, hearings_router, links_router, stats_router):
+        router.include_router(build(ctx, deps))
+    return router

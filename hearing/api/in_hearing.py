@@ -1,0 +1,306 @@
+"""What a participant does inside a hearing over HTTP: exhibits (电子质证) and the transcript (笔录).
+
+Authenticated by the participant's own join link (`Authorization: Bearer <join token>`), checked like a join:
+the token must be for this room, not revoked, bound to a register participant of this hearing who was not
+denied or removed. Staff act here through their own links too, in the role they hold in the hearing, so the
+permission policy decides the same way for everyone. Files and text travel over HTTP; what everyone must see
+at once (the exhibit on screen, a new transcript version) is announced over signalling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Request, Security, UploadFile
+from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from docket.court import CourtRecords, Hearing, NotFound, Participant, ParticipantStatus
+from docket.exhibits import Exhibit, Opinion
+from docket.records import Records
+from docket.transcripts import ReverificationMethod
+from hearing import exhibits as exhibit_rules
+from hearing import transcript as transcript_rules
+from hearing.api.deps import ApiError, ApiRoute
+from hearing.courtroom import presented
+from hearing.exhibit_service import ExhibitService
+from hearing.procedure_service import Actor
+from hearing.roles import Role
+from hearing.transcript_service import Saved, Signed, TranscriptService
+from signaling.hub import SignalingHub
+from signaling.protocol import TranscriptUpdated
+from signaling.tokens import TokenError, TokenService
+
+UPLOAD_CHUNK = 1 << 20
+
+
+@dataclass
+class InHearingContext:
+    court: CourtRecords
+    records: Records
+    tokens: TokenService
+    exhibits: ExhibitService
+    transcripts: TranscriptService
+    hub: SignalingHub
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    participant: Participant
+    hearing: Hearing
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.participant.id, Role(self.participant.role))
+
+
+# ---- answers --------------------------------------------------------------------------------------------
+
+
+class ExhibitOut(BaseModel):
+    id: str
+    name: str
+    media_type: str
+    size: int
+    page_count: int
+    sha256: str
+    uploaded_by: str
+    uploader_role: str
+    created_at: datetime
+    withdrawn: bool
+
+
+class ViewOut(BaseModel):
+    url: str = Field(description="A presigned link to the file; it expires, and each request is audited")
+    expires_at: datetime
+    exhibit: ExhibitOut
+
+
+class PresentIn(BaseModel):
+    exhibit_id: str | None = Field(None, max_length=64, description="null to stop presenting")
+    page: int = Field(1, ge=1, le=100_000)
+
+
+class OpinionIn(BaseModel):
+    stance: str = Field(max_length=32, description="agree, object or partially_agree")
+    text: str = Field("", max_length=20_000)
+
+
+class OpinionOut(BaseModel):
+    id: str
+    exhibit_id: str
+    participant_id: str
+    role: str
+    stance: str
+    text: str
+    revision: int
+    created_at: datetime
+
+
+class TranscriptIn(BaseModel):
+    text: str = Field(max_length=2_000_000)
+    base_version: int = Field(ge=0, description="the version this text was edited from (0 for the first save)")
+
+
+class TranscriptOut(BaseModel):
+    version: int
+    sha256: str
+    text: str
+    saved_at: datetime | None
+    frozen: bool
+    signed_by: list[str]
+    pending: list[str]
+    complete: bool
+
+
+class SignIn(BaseModel):
+    sha256: str = Field(min_length=64, max_length=64, description="the SHA-256 of the text you were shown")
+    method: ReverificationMethod
+    id_document: str | None = Field(None, max_length=64)
+    confirmed_by: str | None = Field(None, max_length=64)
+
+
+class SignOut(BaseModel):
+    participant_id: str
+    version: int
+    sha256: str
+    signed_at: datetime
+    method: str
+
+
+def exhibit_out(e: Exhibit) -> ExhibitOut:
+    return ExhibitOut(id=e.id, name=e.display_name, media_type=e.media_type, size=e.size, page_count=e.page_count,
+                      sha256=e.sha256, uploaded_by=e.uploaded_by, uploader_role=e.uploader_role,
+                      created_at=e.created_at, withdrawn=e.withdrawn)
+
+
+def opinion_out(o: Opinion) -> OpinionOut:
+    return OpinionOut(id=o.id, exhibit_id=o.exhibit_id, participant_id=o.participant_id, role=o.role,
+                      stance=o.stance, text=o.text, revision=o.revision, created_at=o.created_at)
+
+
+_STATUS = {
+    "not_permitted": 403, "not_admitted": 403, "not_a_participant": 403, "identity_mismatch": 403,
+    "bad_confirmer": 403, "not_found": 404, "wrong_hearing": 404, "no_transcript": 404,
+    "wrong_state": 409, "frozen": 409, "conflict": 409, "stale_hash": 409, "already_signed": 409,
+    "withdrawn": 409, "too_large": 413, "unsupported_type": 415, "type_mismatch": 415,
+}
+
+
+def refused(code: str, reason: str, **extra: Any) -> ApiError:
+    return ApiError(_STATUS.get(code, 422), code, reason, **extra)
+
+
+# ---- the router -----------------------------------------------------------------------------------------
+
+_bearer = HTTPBearer(auto_error=False, description="Your join token (the part of your link after '#token=')")
+
+
+def in_hearing_router(ctx: InHearingContext) -> APIRouter:
+    router = APIRouter(prefix="/api/rooms/{room_id}", tags=["in the hearing"], route_class=ApiRoute)
+
+    async def caller(room_id: str, credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                                          Security(_bearer)]) -> Caller:
+        if credentials is None:
+            raise ApiError(401, "not_authenticated", "send your join token: 'Authorization: Bearer <token>'",
+                           headers={"WWW-Authenticate": "Bearer"})
+        try:
+            claims = ctx.tokens.verify_join(credentials.credentials, room_id)
+        except TokenError as exc:
+            raise ApiError(401, "token_refused", exc.reason, headers={"WWW-Authenticate": "Bearer"}) from None
+        if await ctx.records.is_revoked(claims.jti):
+            raise ApiError(401, "token_refused", "this link has been withdrawn by the court")
+        hearing = await ctx.court.find_hearing_by_room(room_id)
+        if hearing is None:
+            raise ApiError(404, "not_found", "this room is not a hearing of this court")
+        try:
+            participant = await ctx.court.get_participant(claims.participant_id)
+        except NotFound:
+            raise ApiError(403, "forbidden", "this link does not belong to a participant of this hearing") from None
+        if participant.hearing_id != hearing.id or participant.token_jti != claims.jti:
+            raise ApiError(403, "forbidden", "this link does not belong to a participant of this hearing")
+        if participant.status in (ParticipantStatus.DENIED, ParticipantStatus.REMOVED):
+            raise ApiError(403, "forbidden", "you no longer take part in this hearing; contact the court")
+        return Caller(participant, hearing)
+
+    me = Depends(caller)
+
+    # ---- exhibits ---------------------------------------------------------------------------------------
+
+    @router.get("/exhibits", response_model=list[ExhibitOut])
+    async def list_exhibits(room_id: str, who: Caller = me) -> list[ExhibitOut]:
+        result = await ctx.exhibits.list(who.hearing.id)
+        if isinstance(result, exhibit_rules.Refused):
+            raise refused(result.code.value, result.reason)
+        return [exhibit_out(e) for e in result]
+
+    @router.post("/exhibits", response_model=ExhibitOut, status_code=201)
+    async def upload_exhibit(room_id: str, request: Request, file: Annotated[UploadFile, File()],
+                             name: Annotated[str | None, Form(max_length=200)] = None,
+                             who: Caller = me) -> ExhibitOut:
+        """Upload a PDF or an image (PNG, JPEG, WebP); the type is read from the bytes, the size is capped."""
+        data = bytearray()
+        while chunk := await file.read(UPLOAD_CHUNK):
+            data += chunk
+            if len(data) > ctx.exhibits.max_size:
+                raise refused("too_large", f"the file is larger than {ctx.exhibits.max_size // (1 << 20)} MiB; "
+                                           "split or compress it")
+        result = await ctx.exhibits.upload(who.hearing.id, who.participant.id, who.participant.role,
+                                           name or file.filename, file.content_type, bytes(data))
+        if isinstance(result, exhibit_rules.Refused):
+            raise refused(result.code.value, result.reason)
+        return exhibit_out(result)
+
+    @router.get("/exhibits/{exhibit_id}/view", response_model=ViewOut)
+    async def view_exhibit(room_id: str, exhibit_id: str, who: Caller = me) -> ViewOut:
+        """A short-lived link to the file. Every request is recorded: who viewed which exhibit, when."""
+        grant = await ctx.exhibits.open_for_view(exhibit_id, who.participant.id, who.participant.role)
+        if isinstance(grant, exhibit_rules.Refused):
+            raise refused(grant.code.value, grant.reason)
+        if grant.exhibit.hearing_id != who.hearing.id:
+            raise refused("wrong_hearing", "that exhibit belongs to another hearing")
+        return ViewOut(url=grant.url, expires_at=grant.expires_at, exhibit=exhibit_out(grant.exhibit))
+
+    @router.post("/exhibits/{exhibit_id}/opinion", response_model=OpinionOut, status_code=201)
+    async def give_opinion(room_id: str, exhibit_id: str, body: OpinionIn, who: Caller = me) -> OpinionOut:
+        """Your side's opinion on an exhibit (质证意见); a later one replaces it, the history is kept."""
+        result = await ctx.exhibits.opinion(exhibit_id, who.participant.id, body.stance, body.text)
+        if isinstance(result, exhibit_rules.Refused):
+            raise refused(result.code.value, result.reason)
+        return opinion_out(result)
+
+    @router.get("/exhibits/{exhibit_id}/opinions", response_model=list[OpinionOut])
+    async def list_opinions(room_id: str, exhibit_id: str, who: Caller = me) -> list[OpinionOut]:
+        result = await ctx.exhibits.opinions(exhibit_id)
+        if isinstance(result, exhibit_rules.Refused):
+            raise refused(result.code.value, result.reason)
+        return [opinion_out(o) for o in result if o.exhibit_id == exhibit_id]
+
+    @router.post("/presentation", status_code=204)
+    async def present(room_id: str, body: PresentIn, who: Caller = me) -> Response:
+        """Show an exhibit's page to everyone in the room (null: show nothing)."""
+        result = await ctx.exhibits.present(who.hearing.id, who.actor, body.exhibit_id, body.page)
+        if isinstance(result, exhibit_rules.Refused):
+            raise refused(result.code.value, result.reason)
+        await ctx.hub.broadcast(room_id, await presented(ctx.exhibits, who.hearing.id, result.exhibit_id,
+                                                          result.page))
+        return Response(status_code=204)
+
+    # ---- the transcript ---------------------------------------------------------------------------------
+
+    async def transcript_out(hearing_id: str) -> TranscriptOut:
+        status = await ctx.transcripts.status(hearing_id)
+        current = await ctx.transcripts.current(hearing_id)
+        return TranscriptOut(
+            version=current.number if current else 0, sha256=current.sha256 if current else "",
+            text=current.text if current else "", saved_at=current.saved_at if current else None,
+            frozen=status.frozen, signed_by=[s.participant_id for s in status.signatures],
+            pending=list(status.completion.pending), complete=status.complete)
+
+    @router.get("/transcript", response_model=TranscriptOut)
+    async def get_transcript(room_id: str, who: Caller = me) -> TranscriptOut:
+        return await transcript_out(who.hearing.id)
+
+    @router.put("/transcript", response_model=TranscriptOut)
+    async def save_transcript(room_id: str, body: TranscriptIn, who: Caller = me) -> TranscriptOut:
+        """Autosave (the clerk): based on `base_version`; a newer version saved meanwhile is a 409 with it."""
+        result = await ctx.transcripts.save(who.hearing.id, who.participant.id, who.participant.role, body.text,
+                                            body.base_version)
+        if isinstance(result, transcript_rules.Conflict):
+            latest = result.latest
+            raise refused("conflict", result.reason, latest_version=latest.number if latest else 0,
+                          latest_text=latest.text if latest else "")
+        if isinstance(result, transcript_rules.Refused):
+            raise refused(result.code.value, result.reason)
+        if isinstance(result, Saved):
+            await ctx.hub.broadcast(room_id, TranscriptUpdated(version=result.version.number,
+                                                               sha256=result.version.sha256))
+        return await transcript_out(who.hearing.id)
+
+    @router.post("/transcript/sign", response_model=SignOut, status_code=201)
+    async def sign_transcript(room_id: str, body: SignIn, who: Caller = me) -> SignOut:
+        """Sign the transcript you were shown (its SHA-256), after re-checking your identity."""
+        result = await ctx.transcripts.sign(who.hearing.id, who.participant.id, sha256=body.sha256.lower(),
+                                            method=body.method, id_document=body.id_document,
+                                            confirmed_by=body.confirmed_by)
+        if isinstance(result, transcript_rules.Refused):
+            raise refused(result.code.value, result.reason)
+        assert isinstance(result, Signed)
+        s = result.signature
+        return SignOut(participant_id=s.participant_id, version=s.version, sha256=s.sha256, signed_at=s.signed_at,
+                       method=str(s.method))
+
+    @router.get("/transcript.pdf", response_class=Response,
+                responses={200: {"content": {"application/pdf": {}}}})
+    async def transcript_pdf(room_id: str, who: Caller = me) -> Response:
+        """The transcript with its signature page, as PDF."""
+        result = await ctx.transcripts.export_pdf(who.hearing.id)
+        if isinstance(result, transcript_rules.Refused):
+            raise refused(result.code.value, result.reason)
+        return Response(result, media_type="application/pdf",
+                        headers={"Content-Disposition": 'attachment; filename="transcript.pdf"'})
+
+    return router
