@@ -102,5 +102,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def join_page() -> FileResponse:
         return FileResponse(WEB_DIR / "join.html", headers={"Cache-Control": "no-store"})
 
+    @app.get("/staff", include_in_schema=False)
+    async def staff_page() -> FileResponse:
+        return FileResponse(WEB_DIR / "staff.html", headers={"Cache-Control": "no-store"})
+
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
     return app
