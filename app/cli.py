@@ -69,7 +69,8 @@ async def _serve(settings: Settings, demo: bool) -> int:
         await stop_services(services)
         return 1
     print(f"\nThe hearing platform is running at {settings.base_url}  (health: {settings.base_url}/healthz, "
-          f"API docs: {settings.base_url}/docs)", flush=True)
+          f"API docs: {settings.base_url}/docs)\nCourt staff pages: {settings.base_url}/staff (create an account "
+          "first with: hearing staff add --username NAME --name 'Full name' --roles clerk)", flush=True)
     if demo:
         await _print_demo(services)
     await task

@@ -279,3 +279,18 @@ async def test_production_refuses_rooms_that_are_not_hearings(tmp_path: Path) ->
         c = await server.client("adhoc", await server.token("adhoc"))
         code, reason = await c.wait_closed()
         assert code == CloseCode.FORBIDDEN and "not a hearing" in reason
+
+
+async def test_a_procedure_move_made_outside_signalling_reaches_the_room(server: LiveServer) -> None:
+    """The staff API moves the procedure through the same service: the room hears it and permissions follow."""
+    from hearing.procedure_service import Actor
+
+    seated = await seat_hearing(server, "trial", TRIAL)
+    party, _ = await join(server, seated, "plaintiff")
+    await party.expect("permissions", place="lobby")
+    applied = await server.services.procedure.transition(
+        seated.hearing.id, Actor(seated["judge"].participant_id, Role.PRESIDING_JUDGE), "start_session")
+    assert not hasattr(applied, "code"), applied
+    assert (await party.expect("room-state"))["state"] == "in_session"
+    assert (await party.expect("permissions"))["actions"] == []  # still in the lobby: nothing yet
+    await party.close()
