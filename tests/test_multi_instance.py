@@ -89,3 +89,39 @@ async def test_participants_on_different_instances_see_each_other(instances: lis
     for c in (judge, third):
         await c.send({"type": "leave"})
         await c.wait_closed()
+
+
+async def test_the_lobby_works_across_instances(instances: list[int], pg_url: str) -> None:
+    """A judge on one instance admits a party waiting on the other; moves and permissions cross the bus."""
+    from types import SimpleNamespace
+
+    from docket.court_sql import open_court_records
+    from docket.sql import SqlRecords
+    from tests.court import seat_hearing
+
+    a_port, b_port = instances
+    court = await open_court_records(pg_url, migrate=False, id_hash_iterations=1000)
+    records = SqlRecords(pg_url)
+    try:
+        where = SimpleNamespace(services=SimpleNamespace(court=court, records=records, tokens=TokenService(SECRET)))
+        seated = await seat_hearing(where, "trial", {"judge": Role.PRESIDING_JUDGE, "plaintiff": Role.PLAINTIFF})
+        judge = await Client.connect(f"ws://127.0.0.1:{a_port}/ws/{seated.room}", seated["judge"].token)
+        await judge.expect("joined")
+        party = await Client.connect(f"ws://127.0.0.1:{b_port}/ws/{seated.room}", seated["plaintiff"].token)
+        assert (await party.expect("joined"))["participant"]["place"] == "lobby"
+        waiting = await judge.expect("participant-joined")
+        assert waiting["participant"]["place"] == "lobby"
+        await judge.send({"type": "admit", "participant_id": seated["plaintiff"].participant_id,
+                          "verification": "id_card_at_station"})
+        placed = await party.expect("placed", place="room")
+        assert [p["id"] for p in placed["participants"]] == [seated["judge"].participant_id]
+        await judge.send({"type": "procedure", "transition": "start_session"})
+        assert (await party.expect("room-state", state="in_session"))["hearing_id"] == seated.hearing.id
+        perms = await party.expect("permissions", place="room")
+        assert "publish_audio" in perms["actions"]
+        await judge.send({"type": "remove", "participant_id": seated["plaintiff"].participant_id})
+        assert (await party.wait_closed())[0] == 4013
+        await judge.close()
+    finally:
+        await court.close()
+        await records.close()
