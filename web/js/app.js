@@ -1,11 +1,15 @@
 // Entry point: reads the link, runs the pre-join check, then the room. Owns the page state
-// (`document.body.dataset.state`: prejoin | connecting | connected | reconnecting | ended | error).
+// (`document.body.dataset.state`: prejoin | connecting | lobby | connected | reconnecting | ended | error)
+// and where we are in a hearing (`document.body.dataset.place`: lobby | room).
+import { StaffConsole } from "./console.js";
 import { acquire, failureKey } from "./devices.js";
 import { applyI18n, closeMessage, currentLang, onLangChange, roleLabel, setLang, t } from "./i18n.js";
+import { Lobby } from "./lobby.js";
 import { MediaSession } from "./media.js";
 import { Prejoin } from "./prejoin.js";
 import { summarise } from "./quality.js";
 import { Tile, layout, renderQuality, renderRoster } from "./room.js";
+import { hasConsole, mayPublish, mediaNotes, renderBanner } from "./roomstate.js";
 import { Signaling } from "./signaling.js";
 import { loadResume, readLink, saveResume } from "./token.js";
 
@@ -32,6 +36,20 @@ const app = {
   tiles: new Map(),
   selfTile: null,
   quality: { prev: null, summary: null, poorRuns: 0, timer: 0 },
+  // A hearing's lobby and rules (room-state, permissions, placed: docs/protocol.md).
+  place: null,            // "lobby" | "room" once joined
+  placedBack: false,      // the court sent us back from the room to the lobby
+  placeReason: "",
+  roomState: null,
+  permissions: null,
+  iceServers: [],
+  mediaWasConnected: false,
+  muteEchoes: 0,          // our own `mute` messages whose `mute-state` echo has not come back yet
+  mutedByCourt: { audio: false, video: false },
+  lobby: null,
+  console: null,
+  consoleOpen: true,
+  noticeTimer: 0,
 };
 
 // ---- page state --------------------------------------------------------------------------------------------
@@ -39,7 +57,11 @@ const app = {
 function computeState() {
   if (app.final) return app.final.state;
   if (!app.sig) return "prejoin";
-  if (app.sigPhase === "joined" && app.media?.state === "connected") return "connected";
+  if (app.sigPhase === "joined") {
+    if (app.place === "lobby") return "lobby";
+    if (app.media?.state === "connected") return "connected";
+    return app.mediaWasConnected ? "reconnecting" : "connecting";
+  }
   return app.wasConnected ? "reconnecting" : "connecting";
 }
 
@@ -47,6 +69,7 @@ function statusText(state) {
   switch (state) {
     case "prejoin": return t("prejoin");
     case "connected": return t("connected");
+    case "lobby": return t("lobbyStatus");
     case "connecting":
       if (app.sigPhase === "joined") return t("connectingMedia");
       // Closed before we were ever admitted (and not refused): the server cannot be reached.
@@ -59,11 +82,13 @@ function statusText(state) {
 
 function updateState() {
   const state = computeState();
-  if (state === "connected") app.wasConnected = true;
+  if (state === "connected" || state === "lobby") app.wasConnected = true;
+  if (state === "connected") app.mediaWasConnected = true;
   if (state !== app.state) window.hearing.stateLog.push(state);
   if (state === "connected") window.hearing.marks.connected ??= performance.now();
   app.state = state;
   document.body.dataset.state = state;
+  document.body.dataset.place = app.final ? "" : app.place ?? "";
   const text = statusText(state);
   const status = $("status");
   if (status.textContent !== text) status.textContent = text;
@@ -81,6 +106,10 @@ function finish(state, text, detail = "", { rejoin = true } = {}) {
   $("room-view").hidden = true;
   $("controls").hidden = true;
   $("prejoin-view").hidden = true;
+  app.lobby?.hide();
+  $("console").hidden = true;
+  $("room-banner").hidden = true;
+  document.body.classList.remove("has-console");
   $("message-view").hidden = false;
   renderFinal();
   updateState();
@@ -116,7 +145,8 @@ function onSigStatus({ detail }) {
     else if (detail.reason === "left") text = () => t("left");
     else text = () => closeMessage(detail.code) ?? t("close1000");
     const detailText = detail.graceOver || detail.reason === "left" ? "" : detail.reason;
-    finish("ended", text, detailText);
+    // Removed or turned away by the court (4013): joining again would only be refused (4006).
+    finish("ended", text, detailText, { rejoin: detail.code !== 4013 });
     return;
   }
   if (detail.phase === "error") {
@@ -132,9 +162,16 @@ async function onSigMessage({ detail: msg }) {
   switch (msg.type) {
     case "joined": await onJoined(msg); break;
     case "participant-joined": {
-      const known = app.people.has(msg.participant.id);
-      app.people.set(msg.participant.id, msg.participant);
-      if (!known) announce(t("joinedNote", { name: msg.participant.name, role: roleLabel(msg.participant.role) }));
+      const p = msg.participant;
+      const before = app.people.get(p.id);
+      app.people.set(p.id, p);
+      const vars = { name: p.name, role: roleLabel(p.role) };
+      if (p.place === "lobby") {
+        // Staff see who waits; someone moved back from the room takes their media with them.
+        app.media?.forget(p.id);
+        if (!before) announce(t("lobbyNote", vars));
+        else if (before.place !== "lobby") announce(t("movedToLobbyNote", vars));
+      } else if (!before || before.place === "lobby") announce(t("joinedNote", vars));
       renderPeople();
       break;
     }
@@ -142,17 +179,31 @@ async function onSigMessage({ detail: msg }) {
       const p = app.people.get(msg.participant_id);
       app.people.delete(msg.participant_id);
       app.media?.forget(msg.participant_id);
-      if (p) announce(t("leftNote", { name: p.name, role: roleLabel(p.role) }));
+      const key = { lobby: "movedToLobbyNote", denied: "deniedNote", removed: "removedNote" }[msg.reason] ?? "leftNote";
+      if (p) announce(t(key, { name: p.name, role: roleLabel(p.role) }));
       renderPeople();
       break;
     }
+    case "room-state":
+      app.roomState = msg;
+      renderHearing();
+      break;
+    case "permissions":
+      app.permissions = msg;
+      renderHearing();
+      renderPeople(); // the own tile shows what the court withholds
+      break;
+    case "placed":
+      await onPlaced(msg);
+      break;
     case "participant-connection": {
       const p = app.people.get(msg.participant_id);
       if (p) { p.connection = msg.connection; renderPeople(); }
       break;
     }
     case "mute-state": {
-      const p = msg.participant_id === app.me?.id ? app.me : app.people.get(msg.participant_id);
+      if (msg.participant_id === app.me?.id) { onOwnMuteState(msg); break; }
+      const p = app.people.get(msg.participant_id);
       if (p) { p.audio_muted = msg.audio_muted; p.video_muted = msg.video_muted; renderPeople(); }
       break;
     }
@@ -162,6 +213,8 @@ async function onSigMessage({ detail: msg }) {
       break;
     case "error":
       console.warn("hearing: server error", msg.code, msg.message);
+      // In the lobby nothing of ours needs an answer: a refusal there is a media message that crossed `placed`.
+      if (app.place !== "lobby") showNotice(t("refused", { message: msg.message }));
       break;
     default:
       break;
@@ -172,26 +225,107 @@ async function onJoined(msg) {
   window.hearing.joins.push({ id: msg.participant.id, resumed: !!msg.resumed });
   window.hearing.marks.joined ??= performance.now();
   app.me = msg.participant;
+  app.place = msg.participant.place ?? "room";
+  app.iceServers = msg.ice_servers;
   app.people = new Map(msg.participants.map((p) => [p.id, p]));
   app.resume = { token: msg.resume_token, graceMs: msg.resume_grace_seconds * 1000 };
+  app.muteEchoes = 0;
   // The server keeps mute state across a resume but not across a fresh join: tell it what we really do.
-  if (!!app.me.audio_muted !== app.micMuted) app.sig.send({ type: "mute", kind: "audio", muted: app.micMuted });
-  if (!!app.me.video_muted !== app.camMuted) app.sig.send({ type: "mute", kind: "video", muted: app.camMuted });
+  if (!!app.me.audio_muted !== app.micMuted) sendMute("audio", app.micMuted);
+  if (!!app.me.video_muted !== app.camMuted) sendMute("video", app.camMuted);
   app.me.audio_muted = app.micMuted;
   app.me.video_muted = app.camMuted;
   renderPeople();
-  if (!app.media) {
-    await app.localReady;
-    if (app.final) return;
-    rememberSettings();
-    startMedia(msg.ice_servers);
+  renderHearing();
+  rememberSettings();
+  if (app.place !== "room") {
+    leaveRoomMedia(); // waiting in the lobby: no media until the court lets us in
+  } else if (!app.media) {
+    await enterRoomMedia();
   } else {
-    rememberSettings();
     // Server offers and track announcements sent while we were away are lost: start media afresh.
     app.media.setIceServers(msg.ice_servers);
     app.media.restart("signalling resumed", { settle: false });
   }
   updateState();
+}
+
+/** `placed`: admitted into the room (start media as after a join) or sent back to the lobby (stop it). */
+async function onPlaced(msg) {
+  app.place = msg.place;
+  if (app.me) app.me.place = msg.place;
+  app.placeReason = msg.reason ?? "";
+  app.muteEchoes = 0;
+  if (msg.place === "room") {
+    app.placedBack = false;
+    app.people = new Map((msg.participants ?? []).map((p) => [p.id, p]));
+    app.mediaWasConnected = false;
+    announce(t("admittedNote"));
+    renderPeople();
+    renderHearing();
+    updateState();
+    await enterRoomMedia();
+  } else {
+    app.placedBack = true;
+    leaveRoomMedia();
+    app.people = new Map(); // the lobby sees nobody
+    announce(t("sentToLobbyNote"));
+    renderPeople();
+    renderHearing();
+  }
+  updateState();
+}
+
+async function enterRoomMedia() {
+  await app.localReady;
+  if (app.final || app.media || app.place !== "room") return;
+  rememberSettings();
+  startMedia(app.iceServers);
+  renderControls();
+  updateState();
+}
+
+function leaveRoomMedia() {
+  stopQuality();
+  const media = app.media;
+  app.media = null;
+  media?.close();
+  app.mediaWasConnected = false;
+  app.speaker = null;
+  for (const tile of app.tiles.values()) tile.remove();
+  app.tiles.clear();
+}
+
+/** A `mute-state` about us: the echo of our own `mute`, or a moderator's mute (the court muted us). */
+function onOwnMuteState(msg) {
+  if (app.muteEchoes > 0) {
+    app.muteEchoes -= 1;
+    return;
+  }
+  let changed = false;
+  if (msg.audio_muted && !app.micMuted) {
+    app.micMuted = true;
+    app.mutedByCourt.audio = true;
+    announce(t("mutedByCourt"));
+    changed = true;
+  }
+  if (msg.video_muted && !app.camMuted) {
+    app.camMuted = true;
+    app.mutedByCourt.video = true;
+    announce(t("camOffByCourt"));
+    changed = true;
+  }
+  if (app.me) { app.me.audio_muted = app.micMuted; app.me.video_muted = app.camMuted; }
+  if (changed) {
+    rememberSettings();
+    renderControls();
+    renderPeople();
+  }
+}
+
+function sendMute(kind, muted) {
+  // In the room the server echoes `mute-state` to us too; in the lobby only staff hear of it.
+  if (app.sig?.send({ type: "mute", kind, muted }) && app.place === "room") app.muteEchoes += 1;
 }
 
 // ---- media ----------------------------------------------------------------------------------------------------
@@ -236,7 +370,9 @@ function ensureTile(p) {
 
 function renderPeople() {
   if (app.final) return;
-  const remotes = [...app.people.values()].filter((p) => (p.grants ?? []).includes("publish")
+  // Staff also know who waits in the lobby: those have no tile and are not in the roster (the console lists them).
+  const present = [...app.people.values()].filter((p) => p.place !== "lobby");
+  const remotes = present.filter((p) => (p.grants ?? []).includes("publish")
     || app.media?.remoteTracks.has(p.id));
   for (const [id, tile] of app.tiles) {
     if (!remotes.some((p) => p.id === id)) { tile.remove(); app.tiles.delete(id); }
@@ -253,13 +389,74 @@ function renderPeople() {
       app.selfTile = new Tile(app.me, { self: true });
       if (app.local.video) app.selfTile.setVideo(app.local.video);
     }
-    app.selfTile.update(app.me, { speaking: app.speaker === app.me.id, audioMuted: app.micMuted,
-      videoMuted: app.camMuted || !app.local.video });
+    const rules = mediaRules(); // what the court withholds is off too (e.g. recess)
+    app.selfTile.update(app.me, { speaking: app.speaker === app.me.id,
+      audioMuted: app.micMuted || !mayPublish(rules, "audio"),
+      videoMuted: app.camMuted || !app.local.video || !mayPublish(rules, "video") });
   }
   layout({ stage: $("stage"), strip: $("strip"), tiles: app.tiles, selfTile: app.selfTile, remotes,
     waiting: app.waitingEl });
-  renderRoster($("participants"), [...app.people.values()], app.me);
-  $("roster-count").textContent = String(app.people.size + (app.me ? 1 : 0));
+  renderRoster($("participants"), present, app.me);
+  $("roster-count").textContent = String(present.length + (app.me ? 1 : 0));
+  renderConsole();
+}
+
+// ---- the hearing: lobby, banner, court controls ------------------------------------------------------------
+
+function renderHearing() {
+  if (app.final) return;
+  renderBanner($("room-banner"), app.roomState);
+  const inLobby = app.place === "lobby";
+  if (inLobby) {
+    app.lobby.render({ me: app.me, roomState: app.roomState, reason: app.placeReason, back: app.placedBack,
+      video: app.local.video });
+    app.lobby.show();
+  } else {
+    app.lobby.hide();
+  }
+  if (app.sig) $("room-view").hidden = inLobby;
+  renderConsole();
+  renderControls();
+  updateState();
+}
+
+function renderConsole() {
+  if (!app.console || app.final) return;
+  const show = app.place === "room" && hasConsole(app.permissions);
+  $("console-toggle").hidden = !show;
+  const open = show && app.consoleOpen;
+  $("console").hidden = !open;
+  document.body.classList.toggle("has-console", open);
+  $("console-toggle").setAttribute("aria-expanded", String(open));
+  if (!show) return;
+  const people = [...app.people.values()];
+  const waiting = people.filter((p) => p.place === "lobby").length;
+  $("console-count").textContent = waiting ? `· ${waiting}` : "";
+  app.console.render({ me: app.me, people, permissions: app.permissions, roomState: app.roomState });
+}
+
+function toggleConsole() {
+  app.consoleOpen = !app.consoleOpen;
+  renderConsole();
+}
+
+function showNotice(text) {
+  clearTimeout(app.noticeTimer);
+  $("notice-text").textContent = text;
+  $("notice").hidden = false;
+  app.noticeTimer = setTimeout(() => { $("notice").hidden = true; }, 15000);
+}
+
+/** What the rules let us send now (in the room; in the lobby nothing is sent anyway, the buttons are preferences). */
+function mediaRules() {
+  return app.place === "room" ? app.permissions : null;
+}
+
+/** Local tracks send only what we chose and what the court allows now. */
+function applyLocalEnabled() {
+  const rules = mediaRules();
+  if (app.local.audio) app.local.audio.enabled = !app.micMuted && mayPublish(rules, "audio");
+  if (app.local.video) app.local.video.enabled = !app.camMuted && mayPublish(rules, "video");
 }
 
 function renderControls() {
@@ -267,11 +464,23 @@ function renderControls() {
   set("mute-audio", app.micMuted);
   set("mute-video", app.camMuted);
   set("audio-only", app.audioOnly);
-  $("mute-audio").disabled = !app.local.audio;
-  $("mute-video").disabled = !app.local.video;
+  const rules = mediaRules();
+  const canAudio = mayPublish(rules, "audio");
+  const canVideo = mayPublish(rules, "video");
+  $("mute-audio").disabled = !app.local.audio || !canAudio;
+  $("mute-video").disabled = !app.local.video || !canVideo;
   const publisher = (app.claims?.grants ?? []).includes("publish");
   $("mute-audio").hidden = $("mute-video").hidden = !publisher; // observers only watch and listen
   document.body.classList.toggle("audio-only", app.audioOnly);
+  applyLocalEnabled();
+  const text = mediaNotes({ publisher, canAudio, canVideo, roomState: app.roomState, mutedByCourt: app.mutedByCourt,
+    micMuted: app.micMuted, camMuted: app.camMuted });
+  const notice = $("media-notice");
+  if (notice.textContent !== text) notice.textContent = text;
+  for (const id of ["mute-audio", "mute-video"]) {
+    if (text) $(id).setAttribute("aria-describedby", "media-notice");
+    else $(id).removeAttribute("aria-describedby");
+  }
 }
 
 // ---- controls -------------------------------------------------------------------------------------------------
@@ -279,8 +488,8 @@ function renderControls() {
 function toggleMic() {
   if (!app.local.audio) return;
   app.micMuted = !app.micMuted;
-  app.local.audio.enabled = !app.micMuted;
-  app.sig?.send({ type: "mute", kind: "audio", muted: app.micMuted });
+  app.mutedByCourt.audio = false; // unmuting ourselves lifts the court's mute (the server drops its hold)
+  sendMute("audio", app.micMuted);
   if (app.me) app.me.audio_muted = app.micMuted;
   rememberSettings();
   renderControls();
@@ -290,8 +499,8 @@ function toggleMic() {
 function toggleCam() {
   if (!app.local.video) return;
   app.camMuted = !app.camMuted;
-  app.local.video.enabled = !app.camMuted;
-  app.sig?.send({ type: "mute", kind: "video", muted: app.camMuted });
+  app.mutedByCourt.video = false;
+  sendMute("video", app.camMuted);
   if (app.me) app.me.video_muted = app.camMuted;
   rememberSettings();
   renderControls();
@@ -377,6 +586,8 @@ function wireControls() {
   $("audio-only").onclick = toggleAudioOnly;
   $("leave").onclick = leave;
   $("roster-toggle").onclick = toggleRoster;
+  $("console-toggle").onclick = toggleConsole;
+  $("notice-close").onclick = () => { $("notice").hidden = true; };
   $("msg-rejoin").onclick = () => location.reload();
   $("enable-audio").onclick = () => {
     $("enable-audio").hidden = true;
@@ -386,6 +597,7 @@ function wireControls() {
     updateState();
     renderFinal();
     renderPeople();
+    renderHearing();
     if (app.quality.summary) renderQuality($("quality"), app.quality.summary);
     else renderQuality($("quality"), null);
   });
@@ -394,6 +606,11 @@ function wireControls() {
 
 async function main() {
   app.waitingEl = $("waiting");
+  app.lobby = new Lobby($("lobby-view"));
+  app.console = new StaffConsole($("console"), {
+    send: (m) => app.sig?.send(m) ?? false,
+    onUnsent: () => showNotice(t("notConnected")),
+  });
   app.link = readLink();
   if (app.link.lang === "en" || app.link.lang === "zh") setLang(app.link.lang);
   applyI18n(document);
@@ -436,9 +653,10 @@ function useLocal(local, { tell = false } = {}) {
     const why = t(failureKey(local.mode === "audio" ? local.videoError : local.audioError));
     announce(t(local.mode === "audio" ? "camDeniedInRoom" : "allDeniedInRoom", { why }));
   }
-  if (local.audio) local.audio.enabled = !app.micMuted;
-  if (local.video) local.video.enabled = !app.camMuted;
+  applyLocalEnabled();
   if (app.selfTile && local.video) app.selfTile.setVideo(local.video);
+  if (app.place === "lobby") app.lobby.setVideo(local.video);
+  rememberSettings();
   renderControls();
 }
 
@@ -453,6 +671,12 @@ window.hearing = {
   get ws() { return app.sig?.ws ?? null; },
   get me() { return app.me; },
   get media() { return app.media; },
+  /** The last `room-state` ({hearing_id, kind, state, locked, recording}; state "open" outside hearings). */
+  get roomState() { return app.roomState; },
+  /** The last `permissions` ({place, actions, transitions}). */
+  get permissions() { return app.permissions; },
+  /** "lobby" | "room" (null before joining). */
+  get place() { return app.place; },
   /** Test hook: force the ICE-failure path (a new PeerConnection on the same signalling session). */
   restartMedia: () => app.media?.restart("requested"),
   /** Frames rendered for a participant's video (requestVideoFrameCallback count). */

@@ -150,7 +150,8 @@ export class Signaling extends EventTarget {
       clearTimeout(this._graceTimer);
       this._startPing();
     }
-    if (msg.type === "error") this.lastError = msg;
+    // A refusal before `joined` explains the close that follows; later errors answer single messages.
+    if (msg.type === "error" && !this.joined) this.lastError = msg;
     this.dispatchEvent(new CustomEvent("message", { detail: msg }));
     if (msg.type === "joined") this._status("joined", { resumed: !!msg.resumed });
   }
