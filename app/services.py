@@ -106,7 +106,7 @@ def build_services(settings: Settings) -> Services:
     transcripts = TranscriptService(court, SqlTranscriptStore(court.engine, court.url), court.audit,
                                     tz=ZoneInfo(settings.court_timezone))
     courtroom = Courtroom(hub, court, court.audit, procedure, allow_adhoc=settings.hearing_env != "production",
-                          exhibits=exhibits)
+                          tokens=tokens, records=records, exhibits=exhibits)
     hub.rules = courtroom
     procedure.listeners.append(courtroom.announce)  # however the procedure moves (signalling, API), the room hears
     sfu = None

@@ -231,6 +231,25 @@ class Participant:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class PrivateRoom:
+    """A hearing's private room: who may be in it, who opened and closed it."""
+
+    id: str
+    hearing_id: str
+    room_id: str
+    label: str
+    members: tuple[str, ...]  # participant ids
+    opened_by: str
+    opened_at: datetime
+    closed_by: str | None = None
+    closed_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
 @runtime_checkable
 class CourtRecords(Protocol):
     """Create, read and list the register's records. Missing references raise NotFound, bad values InvalidRecord."""
@@ -305,6 +324,20 @@ class CourtRecords(Protocol):
     async def set_participant_status(self, participant_id: str, status: ParticipantStatus, *,
                                      audit: AuditEvent | None = None) -> Participant:
         """With `audit`, the entry is appended in the same transaction as the change."""
+        ...
+
+    async def open_private_room(self, hearing_id: str, room_id: str, label: str, members: Sequence[str],
+                                opened_by: str, *, audit: AuditEvent | None = None) -> PrivateRoom:
+        """Members must be participants of the hearing (NotFound otherwise)."""
+        ...
+
+    async def find_private_room(self, room_id: str) -> PrivateRoom | None: ...
+
+    async def list_private_rooms(self, hearing_id: str, *, open_only: bool = True) -> list[PrivateRoom]: ...
+
+    async def close_private_room(self, private_room_id: str, closed_by: str, *,
+                                 audit: AuditEvent | None = None) -> PrivateRoom:
+        """Idempotent: closing a closed room returns it unchanged (and appends no audit entry)."""
         ...
 
     async def bind_token(self, participant_id: str, jti: str) -> Participant:

@@ -40,6 +40,7 @@ from docket.court import (
     Party,
     PartySide,
     Person,
+    PrivateRoom,
     StaleState,
     Station,
     StationKind,
@@ -57,6 +58,8 @@ from docket.tables import (
     panel_members,
     participants,
     persons,
+    private_room_members,
+    private_rooms,
     stations,
 )
 from docket.transactions import transaction
@@ -474,6 +477,69 @@ class SqlCourtRecords:
                                      audit: AuditEvent | None = None) -> Participant:
         status = _enum(ParticipantStatus, "participant status", status)
         return await self._update_participant(participant_id, "setting the status", audit, status=status.value)
+
+    # ---- private rooms ---------------------------------------------------------------------------------
+
+    async def _read_private_room(self, conn: AsyncConnection, row: Row[Any]) -> PrivateRoom:
+        members = await conn.execute(select(private_room_members.c.participant_id)
+                                     .where(private_room_members.c.private_room_id == row.id)
+                                     .order_by(private_room_members.c.participant_id))
+        return PrivateRoom(row.id, row.hearing_id, row.room_id, row.label, tuple(m[0] for m in members),
+                           row.opened_by, row.opened_at, row.closed_by, row.closed_at)
+
+    async def open_private_room(self, hearing_id: str, room_id: str, label: str, members: Sequence[str],
+                                opened_by: str, *, audit: AuditEvent | None = None) -> PrivateRoom:
+        _text("room id", room_id, ID_LENGTH)
+        label = _text("label", label, 200) if label else ""
+        if not members:
+            raise InvalidRecord("a private room needs at least one member")
+        room_pk = _new_id()
+        async with self._tx("opening a private room", write=True) as conn:
+            await self._require(conn, hearings, "hearing", hearing_id)
+            for pid in set(members):
+                row = (await conn.execute(select(participants.c.hearing_id)
+                                          .where(participants.c.id == pid))).first()
+                if row is None or row.hearing_id != hearing_id:
+                    raise NotFound("participant", pid)
+            try:
+                await conn.execute(private_rooms.insert().values(
+                    id=room_pk, hearing_id=hearing_id, room_id=room_id, label=label, opened_by=opened_by,
+                    opened_at=_now()))
+            except IntegrityError:
+                raise InvalidRecord(f"room {room_id!r} is already a private room") from None
+            for pid in sorted(set(members)):
+                await conn.execute(private_room_members.insert().values(private_room_id=room_pk, participant_id=pid))
+            if audit is not None:
+                await append_in(conn, audit)
+            row = (await conn.execute(select(private_rooms).where(private_rooms.c.id == room_pk))).one()
+            return await self._read_private_room(conn, row)
+
+    async def find_private_room(self, room_id: str) -> PrivateRoom | None:
+        async with self._tx(f"finding private room {room_id!r}") as conn:
+            row = (await conn.execute(select(private_rooms).where(private_rooms.c.room_id == room_id))).first()
+            return None if row is None else await self._read_private_room(conn, row)
+
+    async def list_private_rooms(self, hearing_id: str, *, open_only: bool = True) -> list[PrivateRoom]:
+        query = select(private_rooms).where(private_rooms.c.hearing_id == hearing_id)
+        if open_only:
+            query = query.where(private_rooms.c.closed_at.is_(None))
+        async with self._tx(f"listing private rooms of hearing {hearing_id!r}") as conn:
+            rows = (await conn.execute(query.order_by(private_rooms.c.opened_at, private_rooms.c.id))).all()
+            return [await self._read_private_room(conn, r) for r in rows]
+
+    async def close_private_room(self, private_room_id: str, closed_by: str, *,
+                                 audit: AuditEvent | None = None) -> PrivateRoom:
+        async with self._tx(f"closing private room {private_room_id!r}", write=True) as conn:
+            result = await conn.execute(update(private_rooms)
+                                        .where(private_rooms.c.id == private_room_id,
+                                               private_rooms.c.closed_at.is_(None))
+                                        .values(closed_by=closed_by, closed_at=_now()))
+            if result.rowcount and audit is not None:
+                await append_in(conn, audit)
+            row = (await conn.execute(select(private_rooms).where(private_rooms.c.id == private_room_id))).first()
+            if row is None:
+                raise NotFound("private room", private_room_id)
+            return await self._read_private_room(conn, row)
 
     async def bind_token(self, participant_id: str, jti: str) -> Participant:
         async with self._tx(f"binding a token to participant {participant_id!r}", write=True) as conn:

@@ -214,6 +214,28 @@ audit_head = Table(
     Column("hash", String(HASH_LENGTH), nullable=False),
 )
 
+private_rooms = Table(
+    "private_rooms",
+    metadata,
+    # A hearing's private room (migration 0008): a caucus (mediator + one side, counsel + client) or the panel's
+    # retiring room. Its signalling room is never recorded.
+    Column("id", String(ID_LENGTH), primary_key=True),
+    Column("hearing_id", String(ID_LENGTH), ForeignKey("hearings.id"), nullable=False, index=True),
+    Column("room_id", String(ID_LENGTH), nullable=False, unique=True),
+    Column("label", String(200), nullable=False),
+    Column("opened_by", String(ID_LENGTH), nullable=False),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("closed_by", String(ID_LENGTH), nullable=True),
+    Column("closed_at", UtcDateTime, nullable=True),
+)
+
+private_room_members = Table(
+    "private_room_members",
+    metadata,
+    Column("private_room_id", String(ID_LENGTH), ForeignKey("private_rooms.id"), primary_key=True),
+    Column("participant_id", String(ID_LENGTH), ForeignKey("participants.id"), primary_key=True),
+)
+
 # Tables of later migrations live in their own modules on the same metadata; importing them here keeps
 # `metadata` complete for whoever imports this module (the drift test, the SQL adapters).
 from docket import tables_exhibits, tables_staff, tables_transcripts  # noqa: E402, F401

@@ -11,6 +11,10 @@ register, applies them, writes the outcome with its audit entry, and tells the r
 - A denied or removed participant's link stops working (their status is kept in the register).
 - A participant's actions follow (role, kind, procedure state); at every procedure change every participant
   gets their new permissions and the media plane enforces them (what may not be sent is not forwarded).
+- Private rooms (a caucus: mediator + one side, counsel + client; the panel's retiring room) are rooms of their own,
+  registered with their members; the moderator moves members there (they keep their main-room connection, placed
+  "private", with no media there) and back when the room closes, or when the hearing leaves session/recess.
+  Private rooms are never recorded.
 - Rooms not bound to a hearing are "ad hoc" rooms (tests, trials of the platform): no lobby and no
   moderation; they are refused when `allow_adhoc` is off (production).
 """
@@ -18,6 +22,7 @@ register, applies them, writes the outcome with its audit entry, and tells the r
 from __future__ import annotations
 
 import logging
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,21 +33,24 @@ from docket.court import (
     NotFound,
     Participant,
     ParticipantStatus,
+    PrivateRoom,
     Verification,
     VerificationMethod,
 )
+from docket.records import IssuedToken, Records
 from hearing import exhibits as exhibit_rules
 from hearing.exhibit_service import ExhibitService
 from hearing.kinds import ProcedureState
 from hearing.policy import Action, allowed
 from hearing.procedure import RefusalCode, Refused, available
 from hearing.procedure_service import Actor, ProcedureService
-from hearing.roles import Role
+from hearing.roles import ROLE_GRANTS, Role
 from signaling.closecodes import CloseCode
 from signaling.hub import SessionInfo, SignalingHub
 from signaling.protocol import (
     Admit,
     ChangeProcedure,
+    ClosePrivateRoom,
     Deny,
     Error,
     ErrorCode,
@@ -51,12 +59,14 @@ from signaling.protocol import (
     LockRoom,
     ModerationMessage,
     MuteParticipant,
+    OpenPrivateRoom,
     Place,
+    PrivateRoomMove,
     Remove,
     RoomState,
     SendToLobby,
 )
-from signaling.tokens import JoinClaims, TokenError
+from signaling.tokens import JoinClaims, TokenError, TokenService
 
 log = logging.getLogger("hearing.courtroom")
 
@@ -64,6 +74,10 @@ STAFF_ROLES = frozenset({Role.PRESIDING_JUDGE, Role.JUDGE, Role.CLERK, Role.MEDI
 """Court staff enter the room directly; everyone else waits in the lobby until admitted."""
 
 ADHOC_STATE = "open"  # what `room-state` says for a room that is not a hearing
+PRIVATE_STATES = frozenset({ProcedureState.IN_SESSION, ProcedureState.RECESS})
+"""Private rooms exist only while the hearing runs; any other state closes them."""
+PRIVATE_ACTIONS = ["publish_audio", "publish_video", "subscribe"]
+PRIVATE_TOKEN_TTL = 4 * 3600
 
 
 def _forbidden(message: str) -> Error:
@@ -105,8 +119,11 @@ class Courtroom:
     """`signaling.hub.RoomRules` for the court. One per process; all state lives in the register and the bus."""
 
     def __init__(self, hub: SignalingHub, court: CourtRecords, audit: AuditLog, procedure: ProcedureService, *,
-                 allow_adhoc: bool, exhibits: ExhibitService | None = None) -> None:
+                 allow_adhoc: bool, tokens: TokenService, records: Records,
+                 exhibits: ExhibitService | None = None) -> None:
         self.hub = hub
+        self.tokens = tokens
+        self.records = records
         self.exhibits = exhibits
         self.court = court
         self.audit = audit
@@ -118,6 +135,9 @@ class Courtroom:
     async def on_join(self, claims: JoinClaims) -> Place:
         hearing = await self.court.find_hearing_by_room(claims.room_id)
         if hearing is None:
+            private = await self.court.find_private_room(claims.room_id)
+            if private is not None:
+                return await self._join_private(claims, private)
             if self.allow_adhoc:
                 return Place.ROOM
             raise TokenError(CloseCode.FORBIDDEN, "this room is not a hearing of this court")
@@ -152,8 +172,27 @@ class Courtroom:
                              "this link was replaced by a newer one; use the latest link the court sent you")
         return participant
 
+    async def _join_private(self, claims: JoinClaims, private: PrivateRoom) -> Place:
+        if not private.is_open:
+            raise TokenError(CloseCode.FORBIDDEN, "this private room has been closed; return to the hearing")
+        if claims.participant_id not in private.members:
+            raise TokenError(CloseCode.FORBIDDEN, "this private room is not open to you")
+        hearing = await self.court.get_hearing(private.hearing_id)
+        participant = await self.court.get_participant(claims.participant_id)
+        if participant.status is not ParticipantStatus.ADMITTED or participant.role != claims.role:
+            raise TokenError(CloseCode.FORBIDDEN, "this private room is not open to you")
+        if Action.ENTER_PRIVATE_ROOM not in allowed(participant.role, hearing.kind, hearing.state):
+            raise TokenError(CloseCode.FORBIDDEN, "private rooms cannot be entered at this stage of the hearing")
+        return Place.ROOM
+
     async def on_connected(self, session: SessionInfo, place: Place, resumed: bool) -> None:
         hearing = await self.court.find_hearing_by_room(session.room_id)
+        if hearing is None and (private := await self.court.find_private_room(session.room_id)) is not None:
+            parent = await self.court.get_hearing(private.hearing_id)
+            await self.hub.send_to(session.room_id, session.participant_id, RoomState(
+                hearing_id=parent.id, kind=parent.kind.value, state=parent.state, private=True, label=private.label))
+            await self.hub.set_actions(session.room_id, session.participant_id, PRIVATE_ACTIONS)
+            return
         await self.hub.send_to(session.room_id, session.participant_id, room_state(hearing))
         if hearing is None:
             await self.hub.set_actions(session.room_id, session.participant_id, None)
@@ -172,14 +211,20 @@ class Courtroom:
     async def handle(self, session: SessionInfo, msg: ModerationMessage) -> Error | None:
         hearing = await self.court.find_hearing_by_room(session.room_id)
         if hearing is None:
+            if await self.court.find_private_room(session.room_id) is not None:
+                return _forbidden("moderate from the hearing's main room, not from a private room")
             return _forbidden("this room is not a hearing of this court; it has no moderation")
         me = (await self.hub.members(session.room_id)).get(session.participant_id) or {}
-        if me.get("place", Place.ROOM.value) != Place.ROOM.value:
+        if me.get("place", Place.ROOM.value) == Place.LOBBY.value:  # from a private room one still moderates
             return _forbidden("you are waiting in the lobby")
         if isinstance(msg, ChangeProcedure):
             return await self._procedure(session, hearing, msg)
         if isinstance(msg, LockRoom):
             return await self._lock(session, hearing, msg)
+        if isinstance(msg, OpenPrivateRoom):
+            return await self._open_private(session, hearing, msg)
+        if isinstance(msg, ClosePrivateRoom):
+            return await self._close_private(session, hearing, msg)
         target_id = msg.participant_id
         if target_id == session.participant_id:
             return _forbidden("you cannot do that to yourself")
@@ -318,13 +363,105 @@ class Courtroom:
             return Error(code=code, message=outcome.reason)
         return None  # the service's listener (`announce`) has told the room
 
+    # ---- private rooms ------------------------------------------------------------------------------------
+
+    async def _open_private(self, session: SessionInfo, hearing: Hearing, msg: OpenPrivateRoom) -> Error | None:
+        if (refusal := self._refuse_unless(session, hearing, Action.OPEN_PRIVATE_ROOM)) is not None:
+            return refusal
+        members = await self.hub.members(session.room_id)
+        busy = {pid for room in await self.court.list_private_rooms(hearing.id) for pid in room.members}
+        chosen: list[Participant] = []
+        for pid in dict.fromkeys(msg.participant_ids):
+            if pid == session.participant_id:
+                continue
+            try:
+                target = await self.court.get_participant(pid)
+            except NotFound:
+                return _not_found(f"no participant {pid!r} in this hearing")
+            if target.hearing_id != hearing.id:
+                return _not_found(f"no participant {pid!r} in this hearing")
+            if Action.ENTER_PRIVATE_ROOM not in allowed(target.role, hearing.kind, hearing.state):
+                return _forbidden(f"a {target.role} may not enter a private room now")
+            if (members.get(pid) or {}).get("place") != Place.ROOM.value:
+                return _conflict("everyone moved to a private room must be in the hearing room now")
+            if pid in busy:
+                return _conflict("that participant is already in a private room")
+            chosen.append(target)
+        if not chosen:
+            return Error(code=ErrorCode.BAD_MESSAGE, message="name at least one participant besides yourself")
+        ids = [p.id for p in chosen]
+        if Action.ENTER_PRIVATE_ROOM in allowed(session.role, hearing.kind, hearing.state):
+            ids.append(session.participant_id)  # a mediator sits in the caucus they open
+        room_id = f"private-{secrets.token_hex(8)}"
+        label = msg.label or "private room"
+        private = await self.court.open_private_room(
+            hearing.id, room_id, label, ids, session.participant_id,
+            audit=self._event(session, "private_room.opened", hearing, room=room_id, members=sorted(ids)))
+        await self.records.create_room(room_id, label, "private")
+        for pid in private.members:
+            await self._move_into(private, pid, members.get(pid) or {})
+        return None
+
+    async def _move_into(self, private: PrivateRoom, pid: str, member: dict[str, Any]) -> None:
+        role = Role(str(member.get("role")))
+        token, claims = self.tokens.issue_join(room_id=private.room_id, role=role.value, name=str(member.get("name")),
+                                               grants=ROLE_GRANTS[role], ttl_seconds=PRIVATE_TOKEN_TTL,
+                                               participant_id=pid)
+        await self.records.record_token(IssuedToken(
+            jti=claims.jti, room_id=private.room_id, participant_id=pid, role=role.value,
+            issued_at=datetime.fromtimestamp(claims.issued_at, UTC),
+            expires_at=datetime.fromtimestamp(claims.expires_at, UTC)))
+        main = await self._main_room(private)
+        await self.hub.place(main, pid, Place.PRIVATE, private.label)
+        await self.hub.set_actions(main, pid, [])
+        await self.hub.send_to(main, pid, PrivateRoomMove(action="enter", room_id=private.room_id,
+                                                          label=private.label, token=token))
+
+    async def _main_room(self, private: PrivateRoom) -> str:
+        hearing = await self.court.get_hearing(private.hearing_id)
+        return hearing.room_id or ""
+
+    async def _close_private(self, session: SessionInfo, hearing: Hearing, msg: ClosePrivateRoom) -> Error | None:
+        if (refusal := self._refuse_unless(session, hearing, Action.OPEN_PRIVATE_ROOM)) is not None:
+            return refusal
+        private = await self.court.find_private_room(msg.room_id)
+        if private is None or private.hearing_id != hearing.id or not private.is_open:
+            return _not_found("no such open private room in this hearing")
+        await self.close_private(private, session.participant_id, session.role)
+        return None
+
+    async def close_private(self, private: PrivateRoom, actor_id: str, actor_role: str) -> None:
+        """Close a private room and bring its members back into the main room."""
+        hearing = await self.court.get_hearing(private.hearing_id)
+        await self.court.close_private_room(private.id, actor_id, audit=AuditEvent(
+            actor_id, actor_role, "private_room.closed", f"hearing:{hearing.id}", {"room": private.room_id}))
+        for token in await self.records.tokens_for_room(private.room_id):
+            if token.revoked_at is None:
+                await self.records.revoke_token(token.jti, "private room closed")
+        main = hearing.room_id or ""
+        for pid in private.members:
+            await self.hub.send_to(main, pid, PrivateRoomMove(action="leave", room_id=private.room_id,
+                                                              label=private.label))
+            await self.hub.remove(private.room_id, pid, LeaveReason.LEFT, "the private room was closed",
+                                  code=CloseCode.NORMAL)
+            member = await self.hub.place(main, pid, Place.ROOM)
+            if member is not None:
+                role = str(member.get("role", ""))
+                await self.hub.set_actions(main, pid, actions_for(role, hearing, Place.ROOM),
+                                           transitions_for(role, hearing, Place.ROOM))
+
     async def announce(self, hearing: Hearing) -> None:
         """Tell the room a hearing's new state and give everyone connected their new permissions."""
         if hearing.room_id is None:
             return
+        if hearing.state not in PRIVATE_STATES:
+            for private in await self.court.list_private_rooms(hearing.id):
+                await self.close_private(private, "system", "system")
         await self.hub.broadcast(hearing.room_id, room_state(hearing), audience="everyone")
         for pid, member in (await self.hub.members(hearing.room_id)).items():
             place = Place(member.get("place", Place.ROOM.value))
+            if place is Place.PRIVATE:
+                continue  # their permissions live in the private room until they come back
             role = str(member.get("role", ""))
             await self.hub.set_actions(hearing.room_id, pid, actions_for(role, hearing, place),
                                        transitions_for(role, hearing, place))

@@ -353,6 +353,9 @@ class SignalingHub:
         shown = ParticipantJoined(participant=_participant(member))
         if place is Place.ROOM:
             await self.broadcast(room_id, shown, participant_id, audience="room")
+        elif place is Place.PRIVATE:  # still one of the room, away for now: everyone sees where they are
+            await self.broadcast(room_id, shown, participant_id, audience="room")
+            await self.bus.publish(room_id, {"kind": "release", "id": participant_id})
         else:
             await self.broadcast(room_id, ParticipantLeft(participant_id=participant_id, reason=LeaveReason.LOBBY),
                                  participant_id, audience="parties")
@@ -374,13 +377,14 @@ class SignalingHub:
                                  audience=_audience_of(member))
         return member
 
-    async def remove(self, room_id: str, participant_id: str, reason: LeaveReason, message: str) -> bool:
-        """End a participant's place for good (removed, denied): close their connection, free their media."""
+    async def remove(self, room_id: str, participant_id: str, reason: LeaveReason, message: str,
+                     code: CloseCode = CloseCode.REMOVED) -> bool:
+        """End a participant's place (removed, denied; a private room closed): close their connection, free media."""
         current = (await self.bus.members(room_id)).get(participant_id)
         if current is None:
             return False
         await self.bus.remove_member(room_id, participant_id)
-        await self.bus.publish(room_id, {"kind": "kick", "conn": current.get("conn"), "code": int(CloseCode.REMOVED),
+        await self.bus.publish(room_id, {"kind": "kick", "conn": current.get("conn"), "code": int(code),
                                          "reason": message})
         await self.broadcast(room_id, ParticipantLeft(participant_id=participant_id, reason=reason),
                              audience=_audience_of(current))
@@ -798,7 +802,7 @@ def _visible(member: Member, *, to_staff: bool, to_lobby: bool) -> bool:
     """Who a newcomer sees in `joined`: staff see the lobby too; someone in the lobby sees nobody."""
     if to_lobby and not to_staff:
         return False
-    return to_staff or member.get("place", Place.ROOM.value) == Place.ROOM.value
+    return to_staff or member.get("place", Place.ROOM.value) != Place.LOBBY.value
 
 
 def _participant(member: Member) -> Participant:

@@ -60,10 +60,11 @@ class LeaveReason(StrEnum):
 
 
 class Place(StrEnum):
-    """Where a participant is: waiting in the lobby (no media, sees nobody) or in the room."""
+    """Where a participant is: waiting in the lobby (no media, sees nobody), in the room, or away in a private room."""
 
     LOBBY = "lobby"
     ROOM = "room"
+    PRIVATE = "private"  # in one of the hearing's private rooms (a caucus): no media in the main room meanwhile
 
 
 class Participant(_Msg):
@@ -211,8 +212,28 @@ class ChangeProcedure(_Msg):
     transition: str = Field(min_length=1, max_length=32)
 
 
-ModerationMessage = Admit | Deny | SendToLobby | Remove | MuteParticipant | LockRoom | ChangeProcedure
-MODERATION_MESSAGES = (Admit, Deny, SendToLobby, Remove, MuteParticipant, LockRoom, ChangeProcedure)
+class OpenPrivateRoom(_Msg):
+    """Open a private room (caucus: mediator + one side; counsel + client) and move these participants into it.
+
+    The opener joins it too where the rules let them enter. Private rooms are never recorded.
+    """
+
+    type: Literal["open-private-room"] = "open-private-room"
+    participant_ids: list[ParticipantRef] = Field(min_length=1, max_length=16)
+    label: str = Field(default="", max_length=100)
+
+
+class ClosePrivateRoom(_Msg):
+    """Close a private room: everyone in it returns to the main room."""
+
+    type: Literal["close-private-room"] = "close-private-room"
+    room_id: str = Field(min_length=1, max_length=64)
+
+
+ModerationMessage = (Admit | Deny | SendToLobby | Remove | MuteParticipant | LockRoom | ChangeProcedure
+                     | OpenPrivateRoom | ClosePrivateRoom)
+MODERATION_MESSAGES = (Admit, Deny, SendToLobby, Remove, MuteParticipant, LockRoom, ChangeProcedure,
+                       OpenPrivateRoom, ClosePrivateRoom)
 
 
 # ---- server to client ------------------------------------------------------------------------------------
@@ -227,6 +248,8 @@ class RoomState(_Msg):
     state: str
     locked: bool = False
     recording: bool = False
+    private: bool = False  # a private room of the hearing (never recorded); `label` names it
+    label: str = ""
 
 
 class Permissions(_Msg):
@@ -258,6 +281,17 @@ class TranscriptUpdated(_Msg):
     type: Literal["transcript-updated"] = "transcript-updated"
     version: int
     sha256: str
+
+
+class PrivateRoomMove(_Msg):
+    """Go into a private room (`enter`: connect to `room_id` with `token`, keep this connection) or come back
+    from it (`leave`: close that connection; you are back in the main room)."""
+
+    type: Literal["private-room"] = "private-room"
+    action: Literal["enter", "leave"]
+    room_id: str
+    label: str = ""
+    token: str | None = None
 
 
 class Placed(_Msg):
@@ -341,10 +375,11 @@ class Error(_Msg):
 
 
 _CLIENT_MODELS = (Join, Resume, Offer, Answer, IceCandidate, Mute, Leave, SetSubscription, Ping, Pong,
-                  Admit, Deny, SendToLobby, Remove, MuteParticipant, LockRoom, ChangeProcedure)
+                  *MODERATION_MESSAGES)
 ClientMessage = Annotated[
     Join | Resume | Offer | Answer | IceCandidate | Mute | Leave | SetSubscription | Ping | Pong
-    | Admit | Deny | SendToLobby | Remove | MuteParticipant | LockRoom | ChangeProcedure,
+    | Admit | Deny | SendToLobby | Remove | MuteParticipant | LockRoom | ChangeProcedure | OpenPrivateRoom
+    | ClosePrivateRoom,
     Field(discriminator="type"),
 ]
 ServerMessage = Annotated[
@@ -361,6 +396,7 @@ ServerMessage = Annotated[
     | Placed
     | ExhibitPresented
     | TranscriptUpdated
+    | PrivateRoomMove
     | Offer
     | Answer
     | IceCandidate

@@ -42,6 +42,7 @@ from signaling.protocol import (
     Place,
     Placed,
     Pong,
+    PrivateRoomMove,
     ProtocolError,
     Resume,
     RoomState,
@@ -76,7 +77,7 @@ def test_client_models_match_client_types() -> None:
     assert {m.model_fields["type"].default for m in CLIENT_MODELS} == CLIENT_TYPES
     assert CLIENT_TYPES == {"join", "resume", "offer", "answer", "ice-candidate", "mute", "leave", "subscription",
                             "ping", "pong", "admit", "deny", "send-to-lobby", "remove", "mute-participant", "lock",
-                            "procedure"}
+                            "procedure", "open-private-room", "close-private-room"}
 
 
 # ---- every client message type parses ----------------------------------------------------------------------
@@ -130,6 +131,8 @@ def test_every_client_type_is_covered_by_valid_examples() -> None:
         "send-to-lobby": {"participant_id": "p_1"}, "remove": {"participant_id": "p_1", "reason": "disorder"},
         "mute-participant": {"participant_id": "p_1", "kind": "video"}, "lock": {"locked": True},
         "procedure": {"transition": "start_session"},
+        "open-private-room": {"participant_ids": ["p_1"], "label": "原告方"},
+        "close-private-room": {"room_id": "private-abc"},
     }
     assert set(examples) == CLIENT_TYPES
     for kind, fields in examples.items():
@@ -200,6 +203,8 @@ SERVER_EXAMPLES: list[BaseModel] = [
     ExhibitPresented(exhibit_id="e_1", page=3, name="合同.pdf", media_type="application/pdf", page_count=9),
     ExhibitPresented(),
     TranscriptUpdated(version=4, sha256="a" * 64),
+    PrivateRoomMove(action="enter", room_id="private-abc", label="原告方", token="t.o.k"),
+    PrivateRoomMove(action="leave", room_id="private-abc"),
     *[Error(code=c, message=f"because {c.value}") for c in ErrorCode],
 ]
 
