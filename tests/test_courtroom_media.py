@@ -101,3 +101,36 @@ async def test_in_recess_the_parties_are_not_heard(server: LiveServer) -> None:
     await judge.wait_frames(party_id, "video", heard.frames + 10)
     for c in (party, judge):
         await c.close()
+
+
+async def test_a_listener_chooses_original_or_interpreted_audio(server: LiveServer) -> None:
+    """The interpreter publishes a separate audio track; a listener who wants the original pauses it."""
+    seated = await seat_hearing(server, "trial", {"judge": Role.PRESIDING_JUDGE, "plaintiff": Role.PLAINTIFF,
+                                                  "interpreter": Role.INTERPRETER}, state="in_session")
+    judge = await MediaClient.join(server, seated.room, seated["judge"].token, publish_video=False)
+    interpreter = await admitted(server, seated, judge, "interpreter", publish_video=False)
+    listener = await admitted(server, seated, judge, "plaintiff", publish_audio=False, publish_video=False)
+    judge_id, interpreter_id = seated["judge"].participant_id, seated["interpreter"].participant_id
+    await listener.wait_frames(interpreter_id, "audio", 5)
+    await listener.wait_frames(judge_id, "audio", 5)
+
+    await listener.ws.send({"type": "subscription", "publisher_id": interpreter_id, "kind": "audio", "paused": True})
+    sfu = server.services.sfu
+    assert sfu is not None
+    peer = sfu.rooms[seated.room].peers[seated["plaintiff"].participant_id]
+    to_listener = [f for f in peer.forwards.values() if f.track.publisher_id == interpreter_id]
+    assert len(to_listener) == 1
+    fwd = to_listener[0]
+    await until(lambda: fwd.stream.paused)
+    sent, arrived = fwd.stream.packets_sent, fwd.track.packets_in
+    await until(lambda: fwd.track.packets_in >= arrived + 50)  # the interpreter goes on...
+    assert fwd.stream.packets_sent == sent  # ...unheard by this listener, who still hears the judge
+    heard = listener.from_publisher(judge_id, "audio")
+    assert heard is not None
+    await listener.wait_frames(judge_id, "audio", heard.frames + 10)
+
+    await listener.ws.send({"type": "subscription", "publisher_id": interpreter_id, "kind": "audio",
+                            "paused": False})
+    await until(lambda: fwd.stream.packets_sent > sent + 10)  # interpreted again
+    for c in (listener, interpreter, judge):
+        await c.close()
