@@ -21,12 +21,15 @@ from hearing.admission import join_policy
 from hearing.courtroom import Courtroom
 from hearing.exhibit_service import ExhibitService
 from hearing.procedure_service import ProcedureService
+from hearing.recording_control import RecordingControl
 from hearing.transcript_service import TranscriptService
 from media import aiortc_glue as glue
 from media.metrics import SfuCollector
 from media.sfu import MediaConfig, Sfu
 from recordings.local_store import LocalObjectStore
 from recordings.objectstore import ObjectStore
+from recordings.room_recorder import RoomRecorder
+from recordings.spool import Spool
 from signaling.bus import InProcessBus, RoomBus
 from signaling.hub import SignalingConfig, SignalingHub
 from signaling.metrics import SignalingMetrics
@@ -50,6 +53,7 @@ class Services:
     exhibits: ExhibitService
     transcripts: TranscriptService
     sfu: Sfu | None = None
+    recorder: RoomRecorder | None = None
     started: bool = False
     _closers: list[Callable[[], object]] = field(default_factory=list)
 
@@ -105,17 +109,24 @@ def build_services(settings: Settings) -> Services:
                               max_size=settings.exhibit_max_mb << 20)
     transcripts = TranscriptService(court, SqlTranscriptStore(court.engine, court.url), court.audit,
                                     tz=ZoneInfo(settings.court_timezone))
-    courtroom = Courtroom(hub, court, court.audit, procedure, allow_adhoc=settings.hearing_env != "production",
-                          tokens=tokens, records=records, exhibits=exhibits)
-    hub.rules = courtroom
-    procedure.listeners.append(courtroom.announce)  # however the procedure moves (signalling, API), the room hears
     sfu = None
+    recorder = None
+    recording = None
     if settings.media_enabled:
         sfu = Sfu(MediaConfig(ice_servers=settings.ice_servers(), video_codec=settings.video_codec), hub)
         hub.media = sfu
         metrics.registry.register(SfuCollector(sfu))
+        spool = Spool(settings.var_dir / "recordings" / "spool", objects)
+        recorder = RoomRecorder(sfu, spool, settings.var_dir / "recordings" / "work",
+                                segment_seconds=settings.recording_segment_seconds)
+        recording = RecordingControl(recorder)
+        procedure.listeners.append(recording.on_procedure)  # before the room hears of it, so its state is true
+    courtroom = Courtroom(hub, court, court.audit, procedure, allow_adhoc=settings.hearing_env != "production",
+                          tokens=tokens, records=records, exhibits=exhibits, recording=recording)
+    hub.rules = courtroom
+    procedure.listeners.append(courtroom.on_procedure)  # however the procedure moves (signalling, API), the room hears
     return Services(settings, records, bus, objects, tokens, hub, metrics, court, court.audit, procedure, exhibits,
-                    transcripts, sfu)
+                    transcripts, sfu, recorder)
 
 
 async def start_services(services: Services, *, progress: Callable[[str], None] | None = None) -> None:
@@ -129,10 +140,22 @@ async def start_services(services: Services, *, progress: Callable[[str], None] 
     await upgrade(s.effective_database_url, progress=progress)
     await services.bus.start()
     await services.objects.ping()
+    if services.recorder is not None:
+        recovered = await services.recorder.spool.recover()
+        if recovered and progress is not None:
+            progress(f"uploading {recovered} recording objects left from the previous run")
+        services.recorder.spool.start()
     services.started = True
 
 
 async def stop_services(services: Services) -> None:
+    if services.recorder is not None:  # close open segments first: they are spooled and uploaded
+        try:
+            await asyncio.wait_for(services.recorder.close(), 15)
+            await asyncio.wait_for(services.recorder.spool.drain(), 10)
+        except Exception:
+            log.exception("recordings not fully uploaded at shutdown; they stay spooled for the next start")
+        await services.recorder.spool.stop()
     await services.hub.close()
     if services.sfu is not None:
         await services.sfu.close()

@@ -43,7 +43,8 @@ from hearing.exhibit_service import ExhibitService
 from hearing.kinds import ProcedureState
 from hearing.policy import Action, allowed
 from hearing.procedure import RefusalCode, Refused, available
-from hearing.procedure_service import Actor, ProcedureService
+from hearing.procedure_service import Actor, Applied, ProcedureService
+from hearing.recording_control import RecordingControl
 from hearing.roles import ROLE_GRANTS, Role
 from signaling.closecodes import CloseCode
 from signaling.hub import SessionInfo, SignalingHub
@@ -120,8 +121,9 @@ class Courtroom:
 
     def __init__(self, hub: SignalingHub, court: CourtRecords, audit: AuditLog, procedure: ProcedureService, *,
                  allow_adhoc: bool, tokens: TokenService, records: Records,
-                 exhibits: ExhibitService | None = None) -> None:
+                 exhibits: ExhibitService | None = None, recording: RecordingControl | None = None) -> None:
         self.hub = hub
+        self.recording = recording
         self.tokens = tokens
         self.records = records
         self.exhibits = exhibits
@@ -193,6 +195,8 @@ class Courtroom:
                 hearing_id=parent.id, kind=parent.kind.value, state=parent.state, private=True, label=private.label))
             await self.hub.set_actions(session.room_id, session.participant_id, PRIVATE_ACTIONS)
             return
+        if hearing is not None and self.recording is not None:
+            await self.recording.ensure(hearing)
         await self.hub.send_to(session.room_id, session.participant_id, room_state(hearing))
         if hearing is None:
             await self.hub.set_actions(session.room_id, session.participant_id, None)
@@ -449,6 +453,10 @@ class Courtroom:
                 role = str(member.get("role", ""))
                 await self.hub.set_actions(main, pid, actions_for(role, hearing, Place.ROOM),
                                            transitions_for(role, hearing, Place.ROOM))
+
+    async def on_procedure(self, applied: Applied) -> None:
+        """A procedure listener: tell the room."""
+        await self.announce(applied.hearing)
 
     async def announce(self, hearing: Hearing) -> None:
         """Tell the room a hearing's new state and give everyone connected their new permissions."""

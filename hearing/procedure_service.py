@@ -40,7 +40,7 @@ class Applied:
 
 log = logging.getLogger("hearing.procedure")
 
-Listener = Callable[[Hearing], Awaitable[None]]
+Listener = Callable[["Applied"], Awaitable[None]]
 
 
 @dataclass
@@ -78,10 +78,11 @@ class ProcedureService:
             except StaleState:
                 continue  # someone else moved it first: decide again on the state they left
             assert entry is not None  # we passed an audit event
+            applied = Applied(stored, outcome, entry)
             for listener in self.listeners:
                 try:
-                    await listener(stored)
+                    await listener(applied)
                 except Exception:  # the transition stands; a client that missed the news gets it on reconnect
                     log.exception("a procedure listener failed", extra={"hearing": hearing_id})
-            return Applied(stored, outcome, entry)
+            return applied
         raise StaleState(hearing_id, "a stable state", "changing too often to apply the transition")

@@ -50,6 +50,14 @@ DEFAULT_REMB_BPS = 2_000_000
 MIN_REMB_BPS = 150_000
 
 
+class TrackListener(Protocol):
+    """Hears of tracks coming and going (the recorder attaches its taps here); called on the event loop."""
+
+    def track_added(self, room_id: str, track: PublishedTrack) -> None: ...
+
+    def track_removed(self, room_id: str, track: PublishedTrack) -> None: ...
+
+
 class Signals(Protocol):
     async def send_to(self, room_id: str, participant_id: str, msg: BaseModel) -> None: ...
 
@@ -104,6 +112,7 @@ class Sfu:
         self.rooms: dict[str, MediaRoom] = {}
         self.sessions: dict[tuple[str, str], SessionInfo] = {}
         self.permissions: dict[tuple[str, str], MediaPermissions] = {}
+        self.track_listeners: list[TrackListener] = []
         self._clock = clock
         self._ticker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -255,6 +264,7 @@ class Sfu:
             del room.peers[peer.participant_id]
         for track in list(peer.published.values()):
             room.tracks.pop(track.track_id, None)
+            self._tell_listeners("track_removed", room.room_id, track)
             for fwd in track.forwards:
                 self._retire(fwd)
             for other in list(room.peers.values()):
@@ -329,6 +339,7 @@ class Sfu:
         peer.published[track.ssrc] = track
         peer.rtx_to_media.update(n.rtx_ssrcs)
         room.tracks[track.track_id] = track
+        self._tell_listeners("track_added", room.room_id, track)
         log.info("track published", extra={"participant": peer.participant_id, "kind": n.kind, "codec": codec.name})
         for other in list(room.peers.values()):
             session = self.sessions.get((room.room_id, other.participant_id))
@@ -386,6 +397,21 @@ class Sfu:
             if peer is not None and peer.published.get(track.ssrc) is track:
                 return peer
         return None
+
+    def tracks_of(self, room_id: str) -> list[PublishedTrack]:
+        room = self.rooms.get(room_id)
+        return list(room.tracks.values()) if room else []
+
+    def request_keyframe(self, track: PublishedTrack) -> None:
+        """Ask the publisher for a keyframe (throttled), e.g. for a recording segment to start on."""
+        self._request_keyframe(track)
+
+    def _tell_listeners(self, event: str, room_id: str, track: PublishedTrack) -> None:
+        for listener in self.track_listeners:
+            try:
+                getattr(listener, event)(room_id, track)
+            except Exception:
+                log.exception("a track listener failed", extra={"room": room_id, "track": track.track_id})
 
     def _request_keyframe(self, track: PublishedTrack) -> None:
         if track.keyframes.request(self._clock()):

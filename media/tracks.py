@@ -132,6 +132,7 @@ class PublishedTrack:
     bytes_in: int = 0
     keyframes_in: int = 0
     repaired_in: int = 0  # packets recovered from the publisher by our NACKs (RTX)
+    taps: list[Callable[[bytes], None]] = field(default_factory=list)  # e.g. the recorder; must never block
     stats: ReceiveStats = field(init=False)
     bitrate: BitrateEstimate = field(default_factory=BitrateEstimate)
 
@@ -147,6 +148,8 @@ class PublishedTrack:
         self.stats.add(h.sequence, h.timestamp, now)
         self.bitrate.add(len(data), now)
         self.cache.put(h.sequence, data)
+        for tap in self.taps:
+            tap(data)
         keyframe = True
         if self._video:
             keyframe = is_keyframe(self._codec_name, memoryview(data)[h.payload_offset : h.payload_end])

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from recordings.depacketize import FrameAssembler
-from recordings.manifest import ManifestChain, entry_key, segment_key, to_json
+from recordings.manifest import ManifestChain, ManifestEntry, entry_key, segment_key, to_json
 from recordings.segment_writer import CONTAINERS, ClosedSegment, SegmentWriter, TrackClock
 from recordings.spool import Spool, SpoolItem
 
@@ -42,6 +42,7 @@ class HearingRecording:
         self.recording_start = time.time() if recording_start is None else recording_start
         self.chain = chain or ManifestChain(hearing_id)
         self.tracks: list[TrackRecorder] = []
+        self.on_entry: Callable[[ManifestEntry], None] | None = None  # e.g. persist the chain head
 
     def _at_us(self, now: float | None = None) -> int:
         return round(((time.time() if now is None else now) - self.recording_start) * 1_000_000)
@@ -50,6 +51,8 @@ class HearingRecording:
         entry = self.chain.append(entry_type, data)
         item = self.spool.add_bytes_sync(entry_key(self.hearing_id, entry.seq), to_json(entry),
                                          content_type="application/json")
+        if self.on_entry is not None:
+            self.on_entry(entry)
         self.spool.enqueue(item)
 
     def start(self, actor_id: str) -> None:
@@ -106,6 +109,7 @@ class TrackRecorder:
         self.errors = 0
         self.assembler = FrameAssembler(codec)
         self.writer: SegmentWriter | None = None
+        self.tap: Callable[[bytes], None] | None = None  # the function registered on the forwarded track
         self._thread = threading.Thread(target=self._work, name=f"recorder:{track_id}", daemon=True)
         self._thread.start()
         recording.tracks.append(self)

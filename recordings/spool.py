@@ -180,6 +180,20 @@ class Spool:
                 leftover.unlink(missing_ok=True)  # interrupted add: never acknowledged to anyone
         return items
 
+    def pending_items(self, prefix: str) -> list[SpoolItem]:
+        """Committed items whose key starts with `prefix` that are not uploaded yet (read-only; for chain recovery)."""
+        items = []
+        for meta in sorted(self.directory.glob("*.json")):
+            try:
+                d = json.loads(meta.read_bytes())
+            except (OSError, ValueError):
+                continue
+            data = self.directory / f"{meta.stem}.data"
+            if isinstance(d, dict) and str(d.get("key", "")).startswith(prefix) and data.exists():
+                items.append(SpoolItem(meta.stem, str(d["key"]), int(d.get("size", 0)), str(d.get("sha256", "")),
+                                       str(d.get("content_type", "application/octet-stream")), data, meta))
+        return items
+
     async def recover(self) -> int:
         """Re-queue what a previous process left in the spool; returns how many items."""
         items = await asyncio.to_thread(self._scan)
