@@ -141,6 +141,45 @@ async def _migrate(settings: Settings) -> int:
     return 0
 
 
+async def _verify_recording(settings: Settings, hearing_id: str) -> int:
+    """Exit 0 if every manifest link and segment hash checks out and the recording was stopped, 1 naming the first
+    missing or altered segment (or broken link), 2 if the store cannot be read or holds no such recording."""
+    from recordings.manifest import verify_store
+    from recordings.objectstore import ObjectStoreError
+
+    services = build_services(settings)
+    tty = sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if tty or done == total or done % 500 == 0:
+            end = "\n" if done == total or not tty else "\r"
+            print(f"  checking manifest entry {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+    try:
+        entries, broken = await verify_store(services.objects, hearing_id, progress=progress)
+    except ObjectStoreError as exc:
+        print(f"hearing: cannot read the recordings: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await services.objects.close()
+    if not entries:
+        print(f"hearing: no recording of hearing {hearing_id!r} in the object store", file=sys.stderr)
+        return 2
+    if broken is not None:
+        print(f"recording of hearing {hearing_id} BROKEN at manifest entry {broken.seq} ({broken.reason.value}): "
+              f"{broken.detail}")
+        return 1
+    segments = [e for e in entries if e.type == "segment"]
+    size = sum(int(e.data.get("size", 0)) for e in segments)
+    if entries[-1].type != "stop":
+        print(f"recording of hearing {hearing_id}: {len(entries)} entries and {len(segments)} segments intact, but "
+              "it has no stop entry: it is still running, or its last entries are missing")
+        return 1
+    print(f"recording of hearing {hearing_id} intact: {len(entries)} manifest entries, {len(segments)} segments, "
+          f"{size / 1e6:.1f} MB, every SHA-256 recomputed")
+    return 0
+
+
 async def _verify_audit(settings: Settings) -> int:
     """Walk the audit chain read-only: exit 0 if intact, 1 naming the first broken entry, 2 if there is no log."""
     from docket.audit import SqlAuditLog
@@ -265,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="upgrade the database schema to the latest version")
     sub.add_parser("demo", help="create the demo hearing and print its join links")
     sub.add_parser("verify-audit", help="check the audit log's hash chain and name the first broken entry")
+    vr = sub.add_parser("verify-recording", help="recompute a hearing recording's hashes; name the first bad segment")
+    vr.add_argument("hearing_id")
     staff = sub.add_parser("staff", help="court staff accounts (log in to the staff API)")
     staff_sub = staff.add_subparsers(dest="staff_command", required=True)
     add = staff_sub.add_parser("add", help=f"create an account; the password is asked for (or {STAFF_PASSWORD_ENV})")
@@ -314,6 +355,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_demo(settings))
         if args.command == "verify-audit":
             return asyncio.run(_verify_audit(settings))
+        if args.command == "verify-recording":
+            return asyncio.run(_verify_recording(settings, args.hearing_id))
         if args.command == "staff":
             password = _staff_password() if args.staff_command == "add" else None
             if args.staff_command == "add" and password is None:

@@ -230,11 +230,18 @@ async def load(store: ObjectStore, hearing_id: str) -> list[ManifestEntry]:
     return out
 
 
-async def verify_store(store: ObjectStore, hearing_id: str) -> tuple[list[ManifestEntry], ManifestBreak | None]:
-    """Load and verify one hearing's manifest against `store`, fetching one segment at a time."""
+async def verify_store(store: ObjectStore, hearing_id: str, *,
+                       progress: Callable[[int, int], None] | None = None,
+                       ) -> tuple[list[ManifestEntry], ManifestBreak | None]:
+    """Load and verify one hearing's manifest against `store`, fetching one segment at a time.
+
+    `progress(done, total)` is called after each entry (a long hearing has thousands of segments).
+    """
     entries = await load(store, hearing_id)
     last_seq, last_hash = 0, GENESIS_HASH
-    for e in entries:
+    for done, e in enumerate(entries, 1):
+        if progress is not None:
+            progress(done, len(entries))
         broken = _link_break(e, last_seq, last_hash)
         if broken is None and e.type == "segment":
             try:

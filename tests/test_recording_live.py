@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import subprocess
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -13,9 +14,11 @@ import pytest
 
 from hearing.roles import Role
 from recordings.manifest import verify_store
+from tests.conftest import free_port
 from tests.court import seat_hearing
 from tests.live import LiveServer, live_server
 from tests.media_client import MediaClient
+from tests.test_cli import HEARING, cli_env
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -97,3 +100,19 @@ async def test_a_session_is_recorded_in_verifiable_segments(server: LiveServer) 
     assert audio and all(e.data["codec"] == "opus" for e in audio)
     for c in (party, judge):
         await c.close()
+
+    # `hearing verify-recording` recomputes every hash; one flipped byte is named.
+    env = cli_env(server.settings.var_dir, free_port(), HEARING_TOKEN_SECRET=server.settings.token_secret,
+                  DATABASE_URL=server.settings.effective_database_url)
+    ok = await asyncio.to_thread(subprocess.run, [HEARING, "verify-recording", hid], env=env, capture_output=True,
+                                 text=True, timeout=120)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "intact" in ok.stdout
+    victim = judge_video[1].data["key"]
+    path = server.settings.objects_dir / victim
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    bad = await asyncio.to_thread(subprocess.run, [HEARING, "verify-recording", hid], env=env, capture_output=True,
+                                  text=True, timeout=120)
+    assert bad.returncode == 1 and victim in bad.stdout and "segment_altered" in bad.stdout

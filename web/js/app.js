@@ -4,12 +4,15 @@
 import { StaffConsole } from "./console.js";
 import { acquire, failureKey } from "./devices.js";
 import { applyI18n, closeMessage, currentLang, onLangChange, roleLabel, setLang, t } from "./i18n.js";
+import { ExhibitsPanel, roomApi } from "./exhibits.js";
+import { interpreterIds, loadMode, pendingSubscriptions, saveMode, volumeFor } from "./interpret.js";
 import { Lobby } from "./lobby.js";
 import { MediaSession } from "./media.js";
 import { Prejoin } from "./prejoin.js";
+import { PrivateSession, renderPrivateBanner } from "./private.js";
 import { summarise } from "./quality.js";
 import { Tile, layout, renderQuality, renderRoster } from "./room.js";
-import { hasConsole, mayPublish, mediaNotes, renderBanner } from "./roomstate.js";
+import { hasConsole, isHearing, mayPublish, mediaNotes, renderBanner } from "./roomstate.js";
 import { Signaling } from "./signaling.js";
 import { loadResume, readLink, saveResume } from "./token.js";
 
@@ -48,6 +51,13 @@ const app = {
   mutedByCourt: { audio: false, video: false },
   lobby: null,
   console: null,
+  // Private rooms (private.js): the second connection while we are away from the main room, the rooms we know of
+  // (room_id -> label: those we were moved into) and the main room's permissions from before we left it.
+  priv: null,
+  privateRooms: new Map(),
+  roomPermissions: null,
+  // The interpreter channel (interpret.js): this browser's choice and what the current PeerConnection was told.
+  interp: { mode: loadMode(), sent: new Map(), ids: [] },
   consoleOpen: true,
   noticeTimer: 0,
 };
@@ -59,10 +69,15 @@ function computeState() {
   if (!app.sig) return "prejoin";
   if (app.sigPhase === "joined") {
     if (app.place === "lobby") return "lobby";
-    if (app.media?.state === "connected") return "connected";
+    if (activeMedia()?.state === "connected") return "connected";
     return app.mediaWasConnected ? "reconnecting" : "connecting";
   }
   return app.wasConnected ? "reconnecting" : "connecting";
+}
+
+/** The media session of where we are: the private room's while we are away in one, else the main room's. */
+function activeMedia() {
+  return app.place === "private" ? app.priv?.media ?? null : app.media;
 }
 
 function statusText(state) {
@@ -100,6 +115,7 @@ function finish(state, text, detail = "", { rejoin = true } = {}) {
   app.final = { state, text, detail, rejoin };
   stopQuality();
   app.media?.close();
+  closePrivate();
   for (const tr of [app.local.audio, app.local.video]) tr?.stop();
   for (const tile of app.tiles.values()) tile.remove();
   app.tiles.clear();
@@ -109,6 +125,7 @@ function finish(state, text, detail = "", { rejoin = true } = {}) {
   app.lobby?.hide();
   $("console").hidden = true;
   $("room-banner").hidden = true;
+  $("private-banner").hidden = true;
   document.body.classList.remove("has-console");
   $("message-view").hidden = false;
   renderFinal();
@@ -171,7 +188,11 @@ async function onSigMessage({ detail: msg }) {
         app.media?.forget(p.id);
         if (!before) announce(t("lobbyNote", vars));
         else if (before.place !== "lobby") announce(t("movedToLobbyNote", vars));
+      } else if (p.place === "private") {
+        app.media?.forget(p.id); // away in a private room: nothing of theirs reaches the main room
+        if (before?.place !== "private") announce(t("privateNote", vars));
       } else if (!before || before.place === "lobby") announce(t("joinedNote", vars));
+      else if (before.place === "private") announce(t("backFromPrivateNote", vars));
       renderPeople();
       break;
     }
@@ -190,11 +211,18 @@ async function onSigMessage({ detail: msg }) {
       break;
     case "permissions":
       app.permissions = msg;
+      if (msg.place === "room") app.roomPermissions = msg;
       renderHearing();
       renderPeople(); // the own tile shows what the court withholds
       break;
     case "placed":
       await onPlaced(msg);
+      break;
+    case "exhibit-presented":
+      await app.exhibits?.onPresented(msg);
+      break;
+    case "private-room":
+      await onPrivateRoom(msg);
       break;
     case "participant-connection": {
       const p = app.people.get(msg.participant_id);
@@ -256,11 +284,23 @@ async function onPlaced(msg) {
   if (app.me) app.me.place = msg.place;
   app.placeReason = msg.reason ?? "";
   app.muteEchoes = 0;
-  if (msg.place === "room") {
+  if (msg.place === "private") {
+    // Away in a private room: the main room's media stops; `private-room` enter brings the room to connect to.
+    leaveRoomMedia();
+    renderPeople();
+    renderHearing();
+  } else if (msg.place === "room") {
+    const fromPrivate = app.mediaFromPrivate;
+    closePrivate();
     app.placedBack = false;
     app.people = new Map((msg.participants ?? []).map((p) => [p.id, p]));
     app.mediaWasConnected = false;
-    announce(t("admittedNote"));
+    announce(t(fromPrivate ? "backFromPrivate" : "admittedNote"));
+    app.mediaFromPrivate = false;
+    // A mute toggled in the private room went to that room's server: tell the main room.
+    if (app.me && !!app.me.audio_muted !== app.micMuted) sendMute("audio", app.micMuted);
+    if (app.me && !!app.me.video_muted !== app.camMuted) sendMute("video", app.camMuted);
+    if (app.me) { app.me.audio_muted = app.micMuted; app.me.video_muted = app.camMuted; }
     renderPeople();
     renderHearing();
     updateState();
@@ -274,6 +314,56 @@ async function onPlaced(msg) {
     renderHearing();
   }
   updateState();
+}
+
+/** `private-room` on the main connection: go into a private room (a second connection) or come back from it. */
+async function onPrivateRoom(msg) {
+  if (msg.action === "enter") {
+    app.privateRooms.set(msg.room_id, msg.label);
+    await app.localReady;
+    if (app.final) return;
+    closePrivate();
+    leaveRoomMedia();
+    const priv = new PrivateSession({ roomId: msg.room_id, label: msg.label, token: msg.token, local: app.local,
+      publish: (app.claims.grants ?? []).includes("publish"), micMuted: app.micMuted, camMuted: app.camMuted });
+    app.priv = priv;
+    app.mediaFromPrivate = true;
+    window.hearing.privateLog.push({ action: "enter", room_id: msg.room_id, label: msg.label });
+    priv.addEventListener("change", () => { if (app.priv === priv) { renderPeople(); renderControls(); updateState(); } });
+    priv.addEventListener("ready", () => {
+      if (app.audioOnly) sendSubscription();
+      app.interp.sent.clear();
+      applyInterpretation();
+    });
+    priv.addEventListener("closed", ({ detail }) => {
+      if (app.priv !== priv) return;
+      if (detail.code !== 1000 && detail.reason) showNotice(t("privateRefused", { message: detail.reason }));
+      closePrivate();
+      renderPeople();
+      renderHearing();
+    });
+    announce(t("enteredPrivate", { label: msg.label }));
+    priv.start();
+    renderPeople();
+    renderHearing();
+  } else {
+    app.privateRooms.delete(msg.room_id);
+    window.hearing.privateLog.push({ action: "leave", room_id: msg.room_id });
+    if (!app.priv || app.priv.roomId === msg.room_id) closePrivate();
+    renderPeople();
+    renderHearing();
+  }
+  updateState();
+}
+
+function closePrivate() {
+  const priv = app.priv;
+  if (!priv) return;
+  app.priv = null;
+  priv.close();
+  for (const tile of app.tiles.values()) tile.remove();
+  app.tiles.clear();
+  app.speaker = null;
 }
 
 async function enterRoomMedia() {
@@ -324,6 +414,7 @@ function onOwnMuteState(msg) {
 }
 
 function sendMute(kind, muted) {
+  if (app.place === "private") { app.priv?.setMute(kind, muted); return; } // the main room hears of it on return
   // In the room the server echoes `mute-state` to us too; in the lobby only staff hear of it.
   if (app.sig?.send({ type: "mute", kind, muted }) && app.place === "room") app.muteEchoes += 1;
 }
@@ -343,13 +434,45 @@ function startMedia(iceServers) {
   });
   media.addEventListener("ready", () => {
     if (app.audioOnly) sendSubscription();
+    app.interp.sent.clear(); // a new media session: the server forwards everything again
+    applyInterpretation();
   });
   media.addEventListener("tracks", renderPeople);
   media.start();
   startQuality();
 }
 
+/** The interpreter channel: tell the server whether to forward the interpreters' audio, and duck the others. */
+function applyInterpretation() {
+  const { mode, ids } = app.interp;
+  const show = ids.length > 0 && app.me?.role !== "interpreter" && app.place !== "lobby";
+  $("interp").hidden = !show;
+  $("listen-original").setAttribute("aria-pressed", String(mode === "original"));
+  $("listen-interpreted").setAttribute("aria-pressed", String(mode === "interpreted"));
+  const media = activeMedia();
+  if (media?.pc && !media.awaitingAnswer) {
+    const send = app.place === "private" ? (m) => app.priv?.send(m) : (m) => app.sig?.send(m);
+    for (const msg of pendingSubscriptions(mode, ids, app.interp.sent)) send(msg);
+  }
+  const present = ids.length > 0;
+  for (const tile of app.tiles.values()) {
+    if (tile.audio) tile.audio.volume = volumeFor(mode, tile.participant, present);
+  }
+}
+
+function setListenMode(mode) {
+  if (app.interp.mode === mode) return;
+  app.interp.mode = mode;
+  saveMode(mode);
+  announce(t(mode === "original" ? "listenOriginalOn" : "listenInterpretedOn"));
+  applyInterpretation();
+}
+
 function sendSubscription() {
+  if (app.place === "private") {
+    app.priv?.send({ type: "subscription", publisher_id: null, kind: "video", paused: app.audioOnly });
+    return;
+  }
   app.sig?.send({ type: "subscription", publisher_id: null, kind: "video", paused: app.audioOnly });
 }
 
@@ -371,18 +494,23 @@ function ensureTile(p) {
 function renderPeople() {
   if (app.final) return;
   // Staff also know who waits in the lobby: those have no tile and are not in the roster (the console lists them).
-  const present = [...app.people.values()].filter((p) => p.place !== "lobby");
+  // Away in a private room we see its people, not the main room's.
+  const inPrivate = app.place === "private";
+  const media = activeMedia();
+  const speaker = inPrivate ? app.priv?.speaker : app.speaker;
+  const source = inPrivate ? app.priv?.people ?? new Map() : app.people;
+  const present = [...source.values()].filter((p) => p.place !== "lobby");
   const remotes = present.filter((p) => (p.grants ?? []).includes("publish")
-    || app.media?.remoteTracks.has(p.id));
+    || media?.remoteTracks.has(p.id));
   for (const [id, tile] of app.tiles) {
     if (!remotes.some((p) => p.id === id)) { tile.remove(); app.tiles.delete(id); }
   }
   for (const p of remotes) {
     const tile = ensureTile(p);
-    const tracks = app.media?.remoteTracks.get(p.id) ?? { audio: null, video: null };
+    const tracks = media?.remoteTracks.get(p.id) ?? { audio: null, video: null };
     tile.setVideo(tracks.video);
     tile.setAudio(tracks.audio);
-    tile.update(p, { speaking: app.speaker === p.id });
+    tile.update(p, { speaking: speaker === p.id });
   }
   if (app.me && (app.claims.grants ?? []).includes("publish")) {
     if (!app.selfTile) {
@@ -390,12 +518,14 @@ function renderPeople() {
       if (app.local.video) app.selfTile.setVideo(app.local.video);
     }
     const rules = mediaRules(); // what the court withholds is off too (e.g. recess)
-    app.selfTile.update(app.me, { speaking: app.speaker === app.me.id,
+    app.selfTile.update(app.me, { speaking: speaker === app.me.id,
       audioMuted: app.micMuted || !mayPublish(rules, "audio"),
       videoMuted: app.camMuted || !app.local.video || !mayPublish(rules, "video") });
   }
   layout({ stage: $("stage"), strip: $("strip"), tiles: app.tiles, selfTile: app.selfTile, remotes,
     waiting: app.waitingEl });
+  app.interp.ids = interpreterIds(present, app.me?.id);
+  applyInterpretation();
   renderRoster($("participants"), present, app.me);
   $("roster-count").textContent = String(present.length + (app.me ? 1 : 0));
   renderConsole();
@@ -405,7 +535,11 @@ function renderPeople() {
 
 function renderHearing() {
   if (app.final) return;
-  renderBanner($("room-banner"), app.roomState);
+  const inPrivate = app.place === "private";
+  // A private room is never recorded: the header must not say "recording" while we are in one.
+  renderBanner($("room-banner"), inPrivate && app.roomState ? { ...app.roomState, recording: false } : app.roomState);
+  renderPrivateBanner($("private-banner"), inPrivate ? { label: app.priv?.label ?? app.placeReason,
+    canClose: !!app.priv && mayModerate("open_private_room") } : null);
   const inLobby = app.place === "lobby";
   if (inLobby) {
     app.lobby.render({ me: app.me, roomState: app.roomState, reason: app.placeReason, back: app.placedBack,
@@ -415,6 +549,7 @@ function renderHearing() {
     app.lobby.hide();
   }
   if (app.sig) $("room-view").hidden = inLobby;
+  renderExhibits();
   renderConsole();
   renderControls();
   updateState();
@@ -422,7 +557,8 @@ function renderHearing() {
 
 function renderConsole() {
   if (!app.console || app.final) return;
-  const show = app.place === "room" && hasConsole(app.permissions);
+  const perms = consolePermissions();
+  const show = (app.place === "room" || app.place === "private") && hasConsole(perms);
   $("console-toggle").hidden = !show;
   const open = show && app.consoleOpen;
   $("console").hidden = !open;
@@ -432,7 +568,35 @@ function renderConsole() {
   const people = [...app.people.values()];
   const waiting = people.filter((p) => p.place === "lobby").length;
   $("console-count").textContent = waiting ? `· ${waiting}` : "";
-  app.console.render({ me: app.me, people, permissions: app.permissions, roomState: app.roomState });
+  app.console.render({ me: app.me, people, permissions: perms, roomState: app.roomState,
+    privateRooms: [...app.privateRooms].map(([id, label]) => ({ id, label })) });
+}
+
+/** The court's controls follow the main room's permissions; away in a private room (where the main connection's
+ *  actions are empty) those from before we left, as the server still lets a moderator act from there. */
+function consolePermissions() {
+  return app.place === "private" ? app.roomPermissions : app.permissions;
+}
+
+function mayModerate(action) {
+  return (consolePermissions()?.actions ?? []).includes(action);
+}
+
+/** Exhibits: a panel for hearings (not ad hoc rooms, not the lobby). */
+function renderExhibits() {
+  if (!app.exhibits) return;
+  const show = app.place === "room" && isHearing(app.roomState);
+  $("exhibits-toggle").hidden = !show;
+  if (!show) { $("exhibits").hidden = true; $("exhibit-view").hidden = true; }
+  $("exhibits-toggle").setAttribute("aria-expanded", String(!$("exhibits").hidden));
+  app.exhibits.setContext({ permissions: app.permissions, role: app.me?.role ?? app.claims?.role });
+}
+
+function toggleExhibits() {
+  const open = $("exhibits").hidden;
+  $("exhibits").hidden = !open;
+  $("exhibits-toggle").setAttribute("aria-expanded", String(open));
+  if (open) app.exhibits.refresh();
 }
 
 function toggleConsole() {
@@ -449,6 +613,7 @@ function showNotice(text) {
 
 /** What the rules let us send now (in the room; in the lobby nothing is sent anyway, the buttons are preferences). */
 function mediaRules() {
+  if (app.place === "private") return app.priv?.permissions ?? null;
   return app.place === "room" ? app.permissions : null;
 }
 
@@ -540,9 +705,10 @@ function startQuality() {
   stopQuality();
   renderQuality($("quality"), null);
   app.quality.timer = setInterval(async () => {
-    if (!app.media || app.media.state !== "connected") return;
+    const media = activeMedia();
+    if (!media || media.state !== "connected") return;
     try {
-      const cur = await app.media.counters();
+      const cur = await media.counters();
       const prev = app.quality.prev;
       app.quality.prev = cur;
       // Loss needs two samples close together, from the same PeerConnection.
@@ -584,9 +750,18 @@ function wireControls() {
   $("mute-audio").onclick = toggleMic;
   $("mute-video").onclick = toggleCam;
   $("audio-only").onclick = toggleAudioOnly;
+  $("listen-original").onclick = () => setListenMode("original");
+  $("listen-interpreted").onclick = () => setListenMode("interpreted");
   $("leave").onclick = leave;
   $("roster-toggle").onclick = toggleRoster;
   $("console-toggle").onclick = toggleConsole;
+  $("exhibits-toggle").onclick = toggleExhibits;
+  $("private-banner").addEventListener("click", (ev) => {
+    const b = ev.target.closest("button[data-action=close-private]");
+    if (b && app.priv && !app.sig?.send({ type: "close-private-room", room_id: app.priv.roomId })) {
+      showNotice(t("notConnected"));
+    }
+  });
   $("notice-close").onclick = () => { $("notice").hidden = true; };
   $("msg-rejoin").onclick = () => location.reload();
   $("enable-audio").onclick = () => {
@@ -601,7 +776,7 @@ function wireControls() {
     if (app.quality.summary) renderQuality($("quality"), app.quality.summary);
     else renderQuality($("quality"), null);
   });
-  addEventListener("pagehide", () => app.sig?.stop());
+  addEventListener("pagehide", () => { app.priv?.sig.stop(); app.sig?.stop(); });
 }
 
 async function main() {
@@ -612,6 +787,9 @@ async function main() {
     onUnsent: () => showNotice(t("notConnected")),
   });
   app.link = readLink();
+  app.exhibits = new ExhibitsPanel($("exhibits"), $("exhibit-view"), {
+    api: (method, path, body) => roomApi(app.claims.room, app.link.token, method, path, body),
+  });
   if (app.link.lang === "en" || app.link.lang === "zh") setLang(app.link.lang);
   applyI18n(document);
   wireControls();
@@ -667,10 +845,22 @@ window.hearing = {
   marks: {},  // ms since navigation start: devices (camera/mic open), joined, connected
   joins: [],
   get state() { return app.state; },
-  get pc() { return app.media?.pc ?? null; },
+  get pc() { return activeMedia()?.pc ?? null; },
   get ws() { return app.sig?.ws ?? null; },
   get me() { return app.me; },
-  get media() { return app.media; },
+  get media() { return activeMedia(); },
+  /** The private room we are in ({roomId, label, ws, pc, people ids}) or null; `privateLog`: enter/leave moves. */
+  get private() {
+    const p = app.priv;
+    return p ? { roomId: p.roomId, label: p.label, joined: p.joined, ws: p.sig.ws, pc: p.media?.pc ?? null,
+      people: [...p.people.keys()], roomState: p.roomState, permissions: p.permissions } : null;
+  },
+  privateLog: [],
+  /** The interpreter channel: {mode: "original"|"interpreted", interpreters: [ids], sent: {id: paused}}. */
+  get interpretation() {
+    return { mode: app.interp.mode, interpreters: [...app.interp.ids],
+      sent: Object.fromEntries(app.interp.sent) };
+  },
   /** The last `room-state` ({hearing_id, kind, state, locked, recording}; state "open" outside hearings). */
   get roomState() { return app.roomState; },
   /** The last `permissions` ({place, actions, transitions}). */
@@ -678,10 +868,10 @@ window.hearing = {
   /** "lobby" | "room" (null before joining). */
   get place() { return app.place; },
   /** Test hook: force the ICE-failure path (a new PeerConnection on the same signalling session). */
-  restartMedia: () => app.media?.restart("requested"),
+  restartMedia: () => activeMedia()?.restart("requested"),
   /** Frames rendered for a participant's video (requestVideoFrameCallback count). */
   framesOf: (pid) => app.tiles.get(pid)?.frames ?? 0,
-  counters: () => app.media?.counters() ?? null,
+  counters: () => activeMedia()?.counters() ?? null,
 };
 
 main().catch((e) => {

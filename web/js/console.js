@@ -6,7 +6,10 @@
 // Hooks: [data-lobby-participant=<id>] rows (select[data-verification], button[data-action=admit|deny]),
 // [data-participant-row=<id>] rows (button[data-action=mute|send-to-lobby|remove]), the confirm step of deny and
 // remove (input[data-reason], button[data-action=confirm|cancel]), button[data-action=lock] (aria-pressed),
-// button[data-transition=<transition>] (close and seal ask once more: data-armed).
+// button[data-transition=<transition>] (close and seal ask once more: data-armed); private rooms (with
+// open_private_room): input[data-private-pick] per room row, input[data-private-label],
+// button[data-action=open-private], and the rooms we know [data-private-room=<room id>] with
+// button[data-action=close-private].
 import { label, roleLabel, t } from "./i18n.js";
 import { STAFF_ROLES, may } from "./roomstate.js";
 
@@ -65,13 +68,32 @@ export class StaffConsole {
     this.roomEmpty = el("p", { class: "c-empty" });
     this.room = el("section", { class: "c-room" });
     this.room.append(this.roomH, this.roomList, this.roomEmpty);
+    // Private rooms (caucus): tick people in the room list, name the room, open it; close the ones we know.
+    this.privH = el("h3");
+    this.privHint = el("p", { class: "c-hint" });
+    const labelId = "c-private-label";
+    this.privLabelFor = el("label", { for: labelId });
+    this.privLabel = el("input", { type: "text", id: labelId, "data-private-label": "", maxLength: 100 });
+    this.privOpen = el("button", { type: "button", "data-action": "open-private", class: "primary" });
+    const form = el("div", { class: "c-actions c-private-form" });
+    form.append(this.privLabelFor, this.privLabel, this.privOpen);
+    this.privList = el("ul", { class: "c-list", id: "console-private" });
+    this.priv = el("section", { class: "c-private" });
+    this.priv.append(this.privH, this.privHint, form, this.privList);
+    this.picked = new Set();
     this.root.setAttribute("aria-labelledby", "console-h");
-    this.root.replaceChildren(this.heading, this.proc, this.lobby, this.room);
+    this.root.replaceChildren(this.heading, this.proc, this.lobby, this.room, this.priv);
+    this.root.addEventListener("change", (ev) => {
+      const box = ev.target.closest("input[data-private-pick]");
+      if (!box) return;
+      if (box.checked) this.picked.add(box.dataset.privatePick); else this.picked.delete(box.dataset.privatePick);
+      this.rerender();
+    });
   }
 
   /** Redraw from the current state. people: everyone else known (staff also see the lobby). */
-  render({ me, people, permissions, roomState }) {
-    this.state = { me, people, permissions, roomState };
+  render({ me, people, permissions, roomState, privateRooms = [] }) {
+    this.state = { me, people, permissions, roomState, privateRooms };
     const p = permissions;
     const admitDeny = may(p, "admit_deny");
     const locked = !!roomState?.locked;
@@ -113,6 +135,37 @@ export class StaffConsole {
     this.sync(this.lobbyList, waiting, "lobby", seen, (row, x) => this.updateLobbyRow(row, x, admitDeny, locked));
     this.sync(this.roomList, inRoom, "room", seen, (row, x) => this.updateRoomRow(row, x, p));
     for (const [id, row] of this.rows) if (!seen.has(id)) { row.li.remove(); this.rows.delete(id); }
+    this.renderPrivate(p, inRoom, privateRooms);
+  }
+
+  renderPrivate(p, inRoom, privateRooms) {
+    const canOpen = may(p, "open_private_room");
+    for (const id of [...this.picked]) {
+      if (!inRoom.some((x) => x.id === id && x.place !== "private")) this.picked.delete(id);
+    }
+    this.priv.hidden = !canOpen && privateRooms.length === 0;
+    this.privH.textContent = t("consolePrivate");
+    this.privHint.textContent = t("privatePickHint");
+    this.privLabelFor.textContent = t("privateLabel");
+    this.privLabel.placeholder = t("privateLabelPlaceholder");
+    this.privOpen.textContent = t("openPrivate", { n: this.picked.size });
+    this.privOpen.disabled = !canOpen || this.picked.size === 0;
+    this.privLabel.disabled = !canOpen;
+    const items = privateRooms.map((r) => {
+      let li = this.privList.querySelector(`[data-private-room="${CSS.escape(r.id)}"]`);
+      if (!li) {
+        li = el("li", { "data-private-room": r.id });
+        li.append(el("span", { class: "c-name" }), el("button", { type: "button", "data-action": "close-private",
+          class: "danger" }));
+      }
+      li.firstChild.textContent = r.label || t("privateDefaultLabel");
+      li.lastChild.textContent = t("closePrivateShort");
+      li.lastChild.hidden = !canOpen;
+      li.lastChild.setAttribute("aria-label", `${t("closePrivateShort")}：${r.label}`);
+      return li;
+    });
+    if (items.length === 0) items.push(el("li", { class: "c-empty" }, t("privateNone")));
+    this.privList.replaceChildren(...items);
   }
 
   /** Keyed rows: a person's row survives re-renders (a chosen verification or a typed reason stays). */
@@ -171,11 +224,12 @@ export class StaffConsole {
     const mute = el("button", { type: "button", "data-action": "mute" });
     const toLobby = el("button", { type: "button", "data-action": "send-to-lobby" });
     const remove = el("button", { type: "button", "data-action": "remove", class: "danger" });
+    const pick = el("input", { type: "checkbox", "data-private-pick": x.id, class: "c-pick" });
     const actions = el("div", { class: "c-actions" });
-    actions.append(mute, toLobby, remove);
+    actions.append(pick, mute, toLobby, remove);
     const confirm = this.confirmArea();
     li.append(cells.who, actions, confirm.box);
-    return { li, kind: "room", id: x.id, ...cells, mute, toLobby, remove, confirm, confirming: null };
+    return { li, kind: "room", id: x.id, ...cells, pick, mute, toLobby, remove, confirm, confirming: null };
   }
 
   updatePerson(row, x) {
@@ -186,6 +240,7 @@ export class StaffConsole {
     const flags = [];
     if (x.place !== "lobby" && x.audio_muted) flags.push(t("micOff"));
     if (x.connection === "reconnecting") flags.push(t("away"));
+    if (x.place === "private") flags.push(t("inPrivate"));
     row.flags.textContent = flags.length ? flags.join("，") : "";
     const who = t("rowActions", { name: x.name, role: roleLabel(x.role) });
     row.li.setAttribute("aria-label", who);
@@ -214,6 +269,10 @@ export class StaffConsole {
   updateRoomRow(row, x, p) {
     this.updatePerson(row, x);
     const staff = STAFF_ROLES.includes(x.role);
+    row.pick.hidden = !may(p, "open_private_room");
+    row.pick.disabled = x.place === "private";
+    row.pick.checked = this.picked.has(x.id);
+    row.pick.setAttribute("aria-label", `${t("privatePick")}：${x.name}`);
     row.mute.hidden = !may(p, "mute_others");
     row.mute.disabled = !!x.audio_muted;
     row.mute.textContent = t("muteOther");
@@ -240,6 +299,20 @@ export class StaffConsole {
     if (!button || !this.root.contains(button) || button.disabled) return;
     if (button.dataset.transition) { this.onTransition(button.dataset.transition); return; }
     const action = button.dataset.action;
+    if (action === "open-private") {
+      const ids = [...this.picked];
+      if (ids.length === 0) return;
+      this.emit({ type: "open-private-room", participant_ids: ids, label: this.privLabel.value.trim().slice(0, 100) });
+      this.picked.clear();
+      this.privLabel.value = "";
+      this.rerender();
+      return;
+    }
+    if (action === "close-private") {
+      const li = button.closest("[data-private-room]");
+      if (li) this.emit({ type: "close-private-room", room_id: li.dataset.privateRoom });
+      return;
+    }
     if (action === "lock") {
       this.emit({ type: "lock", locked: button.getAttribute("aria-pressed") !== "true" });
       return;

@@ -80,9 +80,12 @@ export class Tile {
     if (videoMuted) badges.push(["cam-off", t("camOff")]);
     if (speaking) badges.push(["speaking", t("speaking")]);
     if (p.connection === "reconnecting") badges.push(["away", t("away")]);
+    if (p.place === "private") badges.push(["private", t("inPrivate")]);
     this.badges.replaceChildren(...badges.map(([cls, text]) => el("span", `badge ${cls}`, text)));
     this.root.classList.toggle("speaking", speaking);
     this.root.classList.toggle("away", p.connection === "reconnecting");
+    this.root.classList.toggle("in-private", p.place === "private");
+    this.root.dataset.place = p.place ?? "room";
     this.root.classList.toggle("no-video", !this.videoTrack || !!videoMuted);
   }
 
@@ -150,6 +153,7 @@ export function renderRoster(ul, people, me) {
     if (p.audio_muted) flags.push(t("micOff"));
     if (p.video_muted) flags.push(t("camOff"));
     if (p.connection === "reconnecting") flags.push(t("away"));
+    if (p.place === "private") flags.push(t("inPrivate"));
     const who = p === me ? `${p.name}${t("youSuffix")}` : p.name;
     li.textContent = `${who}（${roleLabel(p.role)}）${flags.length ? " — " + flags.join("，") : ""}`;
     items.push(li);

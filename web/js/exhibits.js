@@ -1,0 +1,226 @@
+// Exhibits (证据, 电子质证) over the in-hearing HTTP API (hearing/api/in_hearing.py), authenticated with our own join
+// token (`Authorization: Bearer`): the side panel lists the hearing's exhibits, uploads a PDF or an image (the
+// server's refusal, e.g. 415 or 413, is shown as it says it), lets whoever may `present_exhibit` show one to
+// everyone, and lets parties give their opinion (质证意见). On `exhibit-presented` every page fetches a short-lived
+// view link and shows the file (PDF in an <iframe> at #page=N, images as <img>).
+//
+// Hooks: #exhibits (the panel): #exhibit-file, #exhibit-upload, #exhibits-error, #exhibits-list with
+// [data-exhibit=<id>] rows (button[data-action=present]; select[data-stance], input[data-opinion-text],
+// button[data-action=opinion]); #exhibit-view[data-exhibit-id][data-page] (iframe | img; button[data-action=hide]).
+import { t } from "./i18n.js";
+
+export const STANCES = ["agree", "object", "partially_agree"];
+/** Roles that give opinions on evidence (the parties' side). */
+export const OPINION_ROLES = ["plaintiff", "defendant", "counsel", "prosecutor"];
+
+/** `fetch` on /api/rooms/{room}/... with the join token; throws an Error carrying the server's message. Pure-ish. */
+export async function roomApi(room, token, method, path, body = undefined) {
+  const headers = { Authorization: `Bearer ${token}` };
+  let payload = body;
+  if (body !== undefined && !(body instanceof FormData)) {
+    headers["Content-Type"] = "application/json";
+    payload = JSON.stringify(body);
+  }
+  const r = await fetch(`/api/rooms/${encodeURIComponent(room)}${path}`, { method, headers, body: payload,
+    cache: "no-store" });
+  if (r.status === 204) return null;
+  const type = r.headers.get("content-type") || "";
+  const data = type.includes("json") ? await r.json().catch(() => null) : null;
+  if (!r.ok) {
+    const e = new Error(data?.message || `${r.status} ${r.statusText}`);
+    e.status = r.status;
+    e.data = data;
+    throw e;
+  }
+  return data ?? r;
+}
+
+const el = (tag, attrs = {}, text = null) => {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") e.className = v;
+    else if (k.startsWith("data-") || k.startsWith("aria-") || k === "type" || k === "for" || k === "id") {
+      e.setAttribute(k, v);
+    } else e[k] = v;
+  }
+  if (text != null) e.textContent = text;
+  return e;
+};
+
+/** The viewer's fragment for a PDF page. Pure: unit-tested. */
+export function pdfSrc(url, page) {
+  return `${url.split("#")[0]}#page=${Math.max(1, page | 0)}`;
+}
+
+export class ExhibitsPanel {
+  /** @param panel the #exhibits aside; @param view the #exhibit-view section; api (method, path, body) => data */
+  constructor(panel, view, { api }) {
+    this.panel = panel;
+    this.view = view;
+    this.api = api;
+    this.items = [];
+    this.permissions = null;
+    this.role = null;
+    this.shown = null; // the last exhibit-presented with an exhibit
+    this.build();
+    panel.addEventListener("click", (ev) => this.onClick(ev));
+    view.addEventListener("click", (ev) => {
+      if (ev.target.closest("button[data-action=hide]")) this.view.hidden = true;
+    });
+  }
+
+  build() {
+    this.heading = el("h2", { id: "exhibits-h" });
+    this.fileLabel = el("label", { for: "exhibit-file" });
+    this.file = el("input", { type: "file", id: "exhibit-file", accept: "application/pdf,image/png,image/jpeg,image/webp" });
+    this.upload = el("button", { type: "button", id: "exhibit-upload", class: "primary" });
+    this.error = el("p", { id: "exhibits-error", class: "x-error", role: "alert" });
+    this.status = el("p", { class: "x-status", role: "status" });
+    this.list = el("ul", { id: "exhibits-list", class: "c-list" });
+    this.empty = el("p", { class: "c-empty" });
+    const form = el("div", { class: "x-upload" });
+    form.append(this.fileLabel, this.file, this.upload);
+    this.panel.setAttribute("aria-labelledby", "exhibits-h");
+    this.panel.replaceChildren(this.heading, form, this.error, this.status, this.list, this.empty);
+    this.upload.onclick = () => this.doUpload();
+  }
+
+  setContext({ permissions, role }) {
+    this.permissions = permissions;
+    this.role = role;
+    this.render();
+  }
+
+  mayPresent() { return (this.permissions?.actions ?? []).includes("present_exhibit"); }
+
+  showError(text) { this.error.textContent = text ? t("exhibitError", { message: text }) : ""; }
+
+  async refresh() {
+    try {
+      this.items = await this.api("GET", "/exhibits");
+      this.showError("");
+    } catch (e) {
+      this.showError(e.message);
+    }
+    this.render();
+  }
+
+  render() {
+    this.heading.textContent = t("exhibits");
+    this.fileLabel.textContent = t("exhibitFile");
+    this.upload.textContent = t("exhibitUpload");
+    this.empty.textContent = t("exhibitsEmpty");
+    this.empty.hidden = this.items.length > 0;
+    const present = this.mayPresent();
+    const opinions = OPINION_ROLES.includes(this.role);
+    const rows = this.items.filter((x) => !x.withdrawn).map((x) => {
+      let li = this.list.querySelector(`[data-exhibit="${CSS.escape(x.id)}"]`);
+      if (!li) li = this.row(x);
+      li.querySelector(".x-name").textContent = x.name;
+      li.querySelector(".x-meta").textContent = t("exhibitMeta", { pages: x.page_count, kb: Math.ceil(x.size / 1024) });
+      const b = li.querySelector("button[data-action=present]");
+      b.hidden = !present;
+      b.textContent = t("exhibitPresent");
+      b.setAttribute("aria-label", `${t("exhibitPresent")}：${x.name}`);
+      li.querySelector(".x-opinion").hidden = !opinions;
+      const select = li.querySelector("select[data-stance]");
+      [...select.options].forEach((o) => { o.textContent = t(`stance_${o.value}`); });
+      li.querySelector("input[data-opinion-text]").placeholder = t("opinionText");
+      li.querySelector("button[data-action=opinion]").textContent = t("opinionSend");
+      return li;
+    });
+    this.list.replaceChildren(...rows);
+  }
+
+  row(x) {
+    const li = el("li", { "data-exhibit": x.id });
+    const who = el("div", { class: "c-who" });
+    who.append(el("span", { class: "c-name x-name" }), el("span", { class: "c-role x-meta" }));
+    const present = el("button", { type: "button", "data-action": "present" });
+    const op = el("div", { class: "c-actions x-opinion" });
+    const select = el("select", { "data-stance": "" });
+    for (const s of STANCES) select.append(el("option", { value: s }));
+    op.append(select, el("input", { type: "text", "data-opinion-text": "", maxLength: 20000 }),
+      el("button", { type: "button", "data-action": "opinion" }));
+    li.append(who, present, op);
+    return li;
+  }
+
+  async doUpload() {
+    const f = this.file.files?.[0];
+    if (!f) { this.showError(t("exhibitPickFile")); return; }
+    const form = new FormData();
+    form.append("file", f, f.name);
+    this.upload.disabled = true;
+    this.status.textContent = t("exhibitUploading");
+    try {
+      await this.api("POST", "/exhibits", form);
+      this.showError("");
+      this.status.textContent = t("exhibitUploaded", { name: f.name });
+      this.file.value = "";
+      await this.refresh();
+    } catch (e) {
+      this.status.textContent = "";
+      this.showError(e.message);
+    } finally {
+      this.upload.disabled = false;
+    }
+  }
+
+  async onClick(ev) {
+    const b = ev.target.closest("button[data-action]");
+    const li = b?.closest("[data-exhibit]");
+    if (!b || !li || b.disabled) return;
+    const id = li.dataset.exhibit;
+    try {
+      if (b.dataset.action === "present") {
+        await this.api("POST", "/presentation", { exhibit_id: id, page: 1 });
+      } else if (b.dataset.action === "opinion") {
+        const stance = li.querySelector("select[data-stance]").value;
+        const text = li.querySelector("input[data-opinion-text]").value;
+        await this.api("POST", `/exhibits/${encodeURIComponent(id)}/opinion`, { stance, text });
+        this.status.textContent = t("opinionSent");
+      }
+      this.showError("");
+    } catch (e) {
+      this.showError(e.message);
+    }
+  }
+
+  /** `exhibit-presented`: show it to everyone (or hide the viewer when nothing is shown). */
+  async onPresented(msg) {
+    if (!msg.exhibit_id) {
+      this.shown = null;
+      this.view.hidden = true;
+      this.view.removeAttribute("data-exhibit-id");
+      this.view.replaceChildren();
+      return;
+    }
+    this.shown = msg;
+    let grant;
+    try {
+      grant = await this.api("GET", `/exhibits/${encodeURIComponent(msg.exhibit_id)}/view`);
+    } catch (e) {
+      this.showError(e.message);
+      return;
+    }
+    if (this.shown !== msg) return; // something else was presented meanwhile
+    const type = msg.media_type || grant.exhibit.media_type;
+    const title = el("h3", { class: "xv-title" }, t("exhibitShown", { name: msg.name || grant.exhibit.name,
+      page: msg.page, pages: msg.page_count }));
+    const hide = el("button", { type: "button", "data-action": "hide" }, t("exhibitHide"));
+    const head = el("div", { class: "xv-head" });
+    head.append(title, hide);
+    let body;
+    if (type === "application/pdf") {
+      body = el("iframe", { src: pdfSrc(grant.url, msg.page), title: msg.name || "exhibit" });
+    } else {
+      body = el("img", { src: grant.url, alt: msg.name || "exhibit" });
+    }
+    this.view.dataset.exhibitId = msg.exhibit_id;
+    this.view.dataset.page = String(msg.page);
+    this.view.dataset.mediaType = type;
+    this.view.replaceChildren(head, body);
+    this.view.hidden = false;
+  }
+}
