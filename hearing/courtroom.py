@@ -62,7 +62,9 @@ from signaling.protocol import (
     MuteParticipant,
     OpenPrivateRoom,
     Place,
+    PrivateRoomInfo,
     PrivateRoomMove,
+    PrivateRooms,
     Remove,
     RoomState,
     SendToLobby,
@@ -204,6 +206,8 @@ class Courtroom:
         await self.hub.set_actions(session.room_id, session.participant_id,
                                    actions_for(session.role, hearing, place),
                                    transitions_for(session.role, hearing, place))
+        if "moderate" in session.grants:
+            await self.hub.send_to(session.room_id, session.participant_id, await self._private_rooms(hearing))
         if place is Place.ROOM and self.exhibits is not None:
             shown = await self.exhibits.presentation(hearing.id)
             if not isinstance(shown, exhibit_rules.Refused) and shown.exhibit_id is not None:
@@ -404,7 +408,12 @@ class Courtroom:
         await self.records.create_room(room_id, label, "private")
         for pid in private.members:
             await self._move_into(private, pid, members.get(pid) or {})
+        await self.hub.broadcast(session.room_id, await self._private_rooms(hearing), audience="staff")
         return None
+
+    async def _private_rooms(self, hearing: Hearing) -> PrivateRooms:
+        return PrivateRooms(rooms=[PrivateRoomInfo(room_id=r.room_id, label=r.label, members=list(r.members))
+                                   for r in await self.court.list_private_rooms(hearing.id)])
 
     async def _move_into(self, private: PrivateRoom, pid: str, member: dict[str, Any]) -> None:
         role = Role(str(member.get("role")))
@@ -453,6 +462,7 @@ class Courtroom:
                 role = str(member.get("role", ""))
                 await self.hub.set_actions(main, pid, actions_for(role, hearing, Place.ROOM),
                                            transitions_for(role, hearing, Place.ROOM))
+        await self.hub.broadcast(main, await self._private_rooms(hearing), audience="staff")
 
     async def on_procedure(self, applied: Applied) -> None:
         """A procedure listener: tell the room."""

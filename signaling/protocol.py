@@ -294,6 +294,19 @@ class PrivateRoomMove(_Msg):
     token: str | None = None
 
 
+class PrivateRoomInfo(_Msg):
+    room_id: str
+    label: str
+    members: list[str]
+
+
+class PrivateRooms(_Msg):
+    """For court staff: the hearing's open private rooms (sent at join and whenever one opens or closes)."""
+
+    type: Literal["private-rooms"] = "private-rooms"
+    rooms: list[PrivateRoomInfo]
+
+
 class Placed(_Msg):
     """You were moved: admitted into the room, or sent back to the lobby (with the reason, if any)."""
 
@@ -397,6 +410,7 @@ ServerMessage = Annotated[
     | ExhibitPresented
     | TranscriptUpdated
     | PrivateRoomMove
+    | PrivateRooms
     | Offer
     | Answer
     | IceCandidate

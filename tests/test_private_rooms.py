@@ -12,6 +12,7 @@ import pytest
 from docket.court import ParticipantStatus
 from hearing.roles import ROLE_GRANTS, Role
 from signaling.closecodes import CloseCode
+from tests.conftest import wait_until
 from tests.court import Seated, seat_hearing
 from tests.live import Client, LiveServer, live_server
 
@@ -71,6 +72,14 @@ async def test_a_caucus_with_one_side_and_back(server: LiveServer) -> None:
     assert {p["id"] for p in joined["participants"]} == set(side)  # the mediator came in last: sees the side only
 
     room_id = joined["room_id"]
+    def rooms_listed() -> list[dict[str, Any]]:
+        return [m for m in c["mediator"].seen if m["type"] == "private-rooms" and m["rooms"]]
+
+    await wait_until(lambda: bool(rooms_listed()), timeout=30)
+    listed = rooms_listed()
+    assert listed and listed[-1]["rooms"][0]["label"] == "原告方"
+    assert set(listed[-1]["rooms"][0]["members"]) == {*side, seated["mediator"].participant_id}
+    assert not [m for m in c["defendant"].seen if m["type"] == "private-rooms"]  # staff only
     # The other side cannot get in: not with their own link, not even with a token the court signed for that room.
     stray = await server.client(room_id, seated["defendant"].token)
     assert (await stray.wait_closed())[0] == CloseCode.WRONG_ROOM
@@ -89,6 +98,7 @@ async def test_a_caucus_with_one_side_and_back(server: LiveServer) -> None:
     back = await c["plaintiff"].expect("placed", place="room")
     assert seated["defendant"].participant_id in {p["id"] for p in back["participants"]}
     assert "publish_audio" in (await c["plaintiff"].expect("permissions", place="room"))["actions"]
+    assert (await c["mediator"].expect("private-rooms", rooms=[]))["rooms"] == []
     again = await server.client(room_id, tokens["plaintiff"])  # the caucus link died with the room
     assert (await again.wait_closed())[0] == CloseCode.TOKEN_REVOKED
     actions = [e.action for e in await server.services.audit.entries(limit=1000)]

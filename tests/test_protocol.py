@@ -42,7 +42,9 @@ from signaling.protocol import (
     Place,
     Placed,
     Pong,
+    PrivateRoomInfo,
     PrivateRoomMove,
+    PrivateRooms,
     ProtocolError,
     Resume,
     RoomState,
@@ -205,6 +207,8 @@ SERVER_EXAMPLES: list[BaseModel] = [
     TranscriptUpdated(version=4, sha256="a" * 64),
     PrivateRoomMove(action="enter", room_id="private-abc", label="原告方", token="t.o.k"),
     PrivateRoomMove(action="leave", room_id="private-abc"),
+    PrivateRooms(rooms=[PrivateRoomInfo(room_id="private-abc", label="原告方", members=["p_1", "p_2"])]),
+    PrivateRooms(rooms=[]),
     *[Error(code=c, message=f"because {c.value}") for c in ErrorCode],
 ]
 
