@@ -85,7 +85,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(staff_api_router(ApiContext(
         court=services.court, records=services.records, audit=services.audit, procedure=services.procedure,
         tokens=services.tokens, auth=staff_auth, rooms=SqlHearingRooms(services.court.engine),
-        base_url=settings.base_url,
+        base_url=settings.base_url, lobby=services.hub.rules,  # type: ignore[arg-type]
     )))
     app.include_router(in_hearing_router(InHearingContext(
         court=services.court, records=services.records, tokens=services.tokens, exhibits=services.exhibits,

@@ -214,6 +214,21 @@ class Courtroom:
                 await self.hub.send_to(session.room_id, session.participant_id,
                                        await presented(self.exhibits, hearing.id, shown.exhibit_id, shown.page))
 
+    # ---- the staff API's door -----------------------------------------------------------------------------
+
+    async def waiting(self, hearing: Hearing) -> list[dict[str, Any]]:
+        """Who is connected and waiting in the hearing's lobby now (presence records)."""
+        if hearing.room_id is None:
+            return []
+        return [m for m in (await self.hub.members(hearing.room_id)).values() if m.get("place") == Place.LOBBY.value]
+
+    async def act(self, hearing: Hearing, actor_id: str, role: Role, msg: ModerationMessage) -> Error | None:
+        """A moderation request from the staff API, checked exactly as if it came over signalling."""
+        if hearing.room_id is None:
+            return _conflict("the hearing has no room yet: issue a link first")
+        session = SessionInfo(hearing.room_id, actor_id, "api", role.value, ROLE_GRANTS[role])
+        return await self.handle(session, msg)
+
     # ---- moderation ---------------------------------------------------------------------------------------
 
     async def handle(self, session: SessionInfo, msg: ModerationMessage) -> Error | None:

@@ -464,6 +464,9 @@ async def test_openapi_lists_every_staff_endpoint_with_tags(api: Api) -> None:
         ("post", "/api/hearings/{hearing_id}/procedure"),
         ("post", "/api/hearings/{hearing_id}/participants/{participant_id}/link"),
         ("get", "/api/stats"),
+        ("get", "/api/hearings/{hearing_id}/lobby"),
+        ("post", "/api/hearings/{hearing_id}/lobby/{participant_id}/admit"),
+        ("post", "/api/hearings/{hearing_id}/lobby/{participant_id}/deny"),
     }
     found = {(m, p) for p, ops in spec["paths"].items() for m in ops
              if p.startswith("/api/") and not p.startswith("/api/rooms/")}  # in-hearing routes: test_in_hearing_api

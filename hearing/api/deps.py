@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import Depends, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
@@ -26,6 +26,7 @@ from docket.court import (
     CourtRecords,
     DuplicateCaseNumber,
     DuplicateParticipant,
+    Hearing,
     InvalidRecord,
     NotFound,
     StaleState,
@@ -34,10 +35,20 @@ from docket.records import Records, RecordsError, RoomNotFound
 from docket.staff import DuplicateUsername, StaffNotFound
 from hearing.join_links import LinkRefused, RoomAssigner
 from hearing.procedure_service import ProcedureService
+from hearing.roles import Role
 from hearing.staff_auth import Permission, SessionInvalid, StaffAuth, StaffPrincipal
+from signaling.protocol import Error, ModerationMessage
 from signaling.tokens import TokenService
 
 log = logging.getLogger("hearing.api")
+
+
+class LobbyActions(Protocol):
+    """What the staff API needs from the live courtroom (hearing.courtroom.Courtroom)."""
+
+    async def waiting(self, hearing: Hearing) -> list[dict[str, Any]]: ...
+
+    async def act(self, hearing: Hearing, actor_id: str, role: Role, msg: ModerationMessage) -> Error | None: ...
 
 SESSION_COOKIE = "hearing_staff_session"
 AUDIT_ROLE = "staff"
@@ -55,6 +66,7 @@ class ApiContext:
     auth: StaffAuth
     rooms: RoomAssigner
     base_url: str
+    lobby: LobbyActions | None = None  # the live courtroom (absent in API-only tests)
 
     @property
     def secure_cookies(self) -> bool:
