@@ -86,6 +86,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         court=services.court, records=services.records, audit=services.audit, procedure=services.procedure,
         tokens=services.tokens, auth=staff_auth, rooms=SqlHearingRooms(services.court.engine),
         base_url=settings.base_url, lobby=services.hub.rules,  # type: ignore[arg-type]
+        end_sessions=lambda room, jti: services.hub.end_sessions_of_token(
+            room, jti, "this link was withdrawn by the court: a newer one was issued"),
     )))
     app.include_router(in_hearing_router(InHearingContext(
         court=services.court, records=services.records, tokens=services.tokens, exhibits=services.exhibits,

@@ -363,6 +363,15 @@ class SignalingHub:
             await self.bus.publish(room_id, {"kind": "release", "id": participant_id})
         return member
 
+    async def end_sessions_of_token(self, room_id: str, jti: str, message: str) -> int:
+        """A withdrawn link also ends the session it opened (not just future joins); returns how many ended."""
+        ended = 0
+        for pid, member in (await self.bus.members(room_id)).items():
+            if member.get("jti") == jti and await self.remove(room_id, pid, LeaveReason.REMOVED, message,
+                                                              code=CloseCode.TOKEN_REVOKED):
+                ended += 1
+        return ended
+
     async def hold(self, room_id: str, participant_id: str, kind: MediaKind) -> Member | None:
         """A moderator's mute: the media is withheld until the participant unmutes themselves."""
         current = (await self.bus.members(room_id)).get(participant_id)

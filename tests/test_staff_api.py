@@ -508,7 +508,11 @@ async def test_issued_links_join_the_hearing_room(tmp_path: Path) -> None:
                                        json={"person_id": person_id, "role": role})).json()["id"]
                 links[role] = (pid, (await http.post(f"/api/hearings/{hid}/participants/{pid}/link")).json())
             old = links["plaintiff"][1]["url"].split("#token=")[1]
+            live = await server.client(hid, old)  # connected with the link about to be withdrawn
+            await live.expect("joined")
             newer = (await http.post(f"/api/hearings/{hid}/participants/{links['plaintiff'][0]}/link")).json()
+            code, reason = await live.wait_closed()  # withdrawn now, not only for the next join
+            assert code == 4005 and "withdrawn" in reason
 
         presiding = await server.client(hid, links["presiding_judge"][1]["url"].split("#token=")[1])
         joined = await presiding.expect("joined")

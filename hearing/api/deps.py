@@ -67,6 +67,8 @@ class ApiContext:
     rooms: RoomAssigner
     base_url: str
     lobby: LobbyActions | None = None  # the live courtroom (absent in API-only tests)
+    # Ends a live session opened with a link that was just withdrawn: (room id, token id) → sessions ended.
+    end_sessions: Callable[[str, str], Awaitable[int]] | None = None
 
     @property
     def secure_cookies(self) -> bool:

@@ -46,6 +46,9 @@ def links_router(ctx: ApiContext, deps: StaffDeps) -> APIRouter:
             participant_id=participant_id, ttl_seconds=body.ttl_seconds if body else None,
             audit=ctx.audit, actor_id=principal.id, actor_role=AUDIT_ROLE,
         )
+        if ctx.end_sessions is not None:  # a link withdrawn is withdrawn now, not just for the next join
+            for jti in link.revoked:
+                await ctx.end_sessions(link.room_id, jti)
         response.headers["Cache-Control"] = "no-store"
         return LinkOut(url=link.url, token_id=link.jti, room_id=link.room_id, participant_id=link.participant_id,
                        role=link.role.value, grants=sorted(ROLE_GRANTS[link.role]), expires_at=link.expires_at,
