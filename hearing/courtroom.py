@@ -68,6 +68,7 @@ from signaling.protocol import (
     Remove,
     RoomState,
     SendToLobby,
+    SetRecording,
 )
 from signaling.tokens import JoinClaims, TokenError, TokenService
 
@@ -111,11 +112,11 @@ def transitions_for(role: str, hearing: Hearing, place: Place) -> list[str]:
         return []
 
 
-def room_state(hearing: Hearing | None) -> RoomState:
+def room_state(hearing: Hearing | None, *, recording: bool = False) -> RoomState:
     if hearing is None:
         return RoomState(state=ADHOC_STATE)
     return RoomState(hearing_id=hearing.id, kind=hearing.kind.value, state=hearing.state, locked=hearing.locked,
-                     recording=hearing.recorded and hearing.state == ProcedureState.IN_SESSION)
+                     recording=recording)
 
 
 class Courtroom:
@@ -133,6 +134,11 @@ class Courtroom:
         self.audit = audit
         self.procedure = procedure
         self.allow_adhoc = allow_adhoc
+
+    def room_state(self, hearing: Hearing | None) -> RoomState:
+        """What everyone is told, the recording light included: it shows what the recorder is actually doing."""
+        recording = hearing is not None and self.recording is not None and self.recording.is_recording(hearing)
+        return room_state(hearing, recording=recording)
 
     # ---- joining ------------------------------------------------------------------------------------------
 
@@ -199,7 +205,7 @@ class Courtroom:
             return
         if hearing is not None and self.recording is not None:
             await self.recording.ensure(hearing)
-        await self.hub.send_to(session.room_id, session.participant_id, room_state(hearing))
+        await self.hub.send_to(session.room_id, session.participant_id, self.room_state(hearing))
         if hearing is None:
             await self.hub.set_actions(session.room_id, session.participant_id, None)
             return
@@ -248,6 +254,8 @@ class Courtroom:
             return await self._open_private(session, hearing, msg)
         if isinstance(msg, ClosePrivateRoom):
             return await self._close_private(session, hearing, msg)
+        if isinstance(msg, SetRecording):
+            return await self._set_recording(session, hearing, msg)
         target_id = msg.participant_id
         if target_id == session.participant_id:
             return _forbidden("you cannot do that to yourself")
@@ -367,7 +375,7 @@ class Courtroom:
         updated = await self.court.set_hearing_locked(
             hearing.id, msg.locked,
             audit=self._event(session, "hearing.locked" if msg.locked else "hearing.unlocked", hearing))
-        await self.hub.broadcast(session.room_id, room_state(updated), audience="everyone")
+        await self.hub.broadcast(session.room_id, self.room_state(updated), audience="everyone")
         return None
 
     async def _procedure(self, session: SessionInfo, hearing: Hearing, msg: ChangeProcedure) -> Error | None:
@@ -385,6 +393,17 @@ class Courtroom:
             code = ErrorCode.FORBIDDEN if outcome.code is RefusalCode.NOT_PERMITTED else ErrorCode.CONFLICT
             return Error(code=code, message=outcome.reason)
         return None  # the service's listener (`announce`) has told the room
+
+    async def _set_recording(self, session: SessionInfo, hearing: Hearing, msg: SetRecording) -> Error | None:
+        if (refusal := self._refuse_unless(session, hearing, Action.START_PAUSE_RECORDING)) is not None:
+            return refusal
+        if self.recording is None:
+            return _conflict("no media server runs here, so nothing can be recorded")
+        await self.recording.set(hearing, msg.on, msg.reason, session.participant_id)
+        await self.audit.append(self._event(session, "recording.started" if msg.on else "recording.paused", hearing,
+                                            reason=msg.reason or None))
+        await self.hub.broadcast(session.room_id, self.room_state(hearing), audience="everyone")
+        return None
 
     # ---- private rooms ------------------------------------------------------------------------------------
 
@@ -490,7 +509,7 @@ class Courtroom:
         if hearing.state not in PRIVATE_STATES:
             for private in await self.court.list_private_rooms(hearing.id):
                 await self.close_private(private, "system", "system")
-        await self.hub.broadcast(hearing.room_id, room_state(hearing), audience="everyone")
+        await self.hub.broadcast(hearing.room_id, self.room_state(hearing), audience="everyone")
         for pid, member in (await self.hub.members(hearing.room_id)).items():
             place = Place(member.get("place", Place.ROOM.value))
             if place is Place.PRIVATE:

@@ -230,10 +230,19 @@ class ClosePrivateRoom(_Msg):
     room_id: str = Field(min_length=1, max_length=64)
 
 
+class SetRecording(_Msg):
+    """Start or pause the recording where the court's rules let someone choose (a mediation, a deliberation);
+    trials and the other kinds recorded in full follow the procedure and cannot be paused."""
+
+    type: Literal["recording"] = "recording"
+    on: bool
+    reason: str = Field(default="", max_length=200)
+
+
 ModerationMessage = (Admit | Deny | SendToLobby | Remove | MuteParticipant | LockRoom | ChangeProcedure
-                     | OpenPrivateRoom | ClosePrivateRoom)
+                     | OpenPrivateRoom | ClosePrivateRoom | SetRecording)
 MODERATION_MESSAGES = (Admit, Deny, SendToLobby, Remove, MuteParticipant, LockRoom, ChangeProcedure,
-                       OpenPrivateRoom, ClosePrivateRoom)
+                       OpenPrivateRoom, ClosePrivateRoom, SetRecording)
 
 
 # ---- server to client ------------------------------------------------------------------------------------
@@ -392,7 +401,7 @@ _CLIENT_MODELS = (Join, Resume, Offer, Answer, IceCandidate, Mute, Leave, SetSub
 ClientMessage = Annotated[
     Join | Resume | Offer | Answer | IceCandidate | Mute | Leave | SetSubscription | Ping | Pong
     | Admit | Deny | SendToLobby | Remove | MuteParticipant | LockRoom | ChangeProcedure | OpenPrivateRoom
-    | ClosePrivateRoom,
+    | ClosePrivateRoom | SetRecording,
     Field(discriminator="type"),
 ]
 ServerMessage = Annotated[

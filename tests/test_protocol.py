@@ -79,7 +79,7 @@ def test_client_models_match_client_types() -> None:
     assert {m.model_fields["type"].default for m in CLIENT_MODELS} == CLIENT_TYPES
     assert CLIENT_TYPES == {"join", "resume", "offer", "answer", "ice-candidate", "mute", "leave", "subscription",
                             "ping", "pong", "admit", "deny", "send-to-lobby", "remove", "mute-participant", "lock",
-                            "procedure", "open-private-room", "close-private-room"}
+                            "procedure", "open-private-room", "close-private-room", "recording"}
 
 
 # ---- every client message type parses ----------------------------------------------------------------------
@@ -135,6 +135,7 @@ def test_every_client_type_is_covered_by_valid_examples() -> None:
         "procedure": {"transition": "start_session"},
         "open-private-room": {"participant_ids": ["p_1"], "label": "原告方"},
         "close-private-room": {"room_id": "private-abc"},
+        "recording": {"on": False, "reason": "parties asked to speak off the record"},
     }
     assert set(examples) == CLIENT_TYPES
     for kind, fields in examples.items():

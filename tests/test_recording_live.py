@@ -116,3 +116,52 @@ async def test_a_session_is_recorded_in_verifiable_segments(server: LiveServer) 
     bad = await asyncio.to_thread(subprocess.run, [HEARING, "verify-recording", hid], env=env, capture_output=True,
                                   text=True, timeout=120)
     assert bad.returncode == 1 and victim in bad.stdout and "segment_altered" in bad.stdout
+
+
+async def test_a_mediation_is_recorded_only_when_the_mediator_chooses(server: LiveServer) -> None:
+    seated = await seat_hearing(server, "mediation", {"mediator": Role.MEDIATOR, "plaintiff": Role.PLAINTIFF},
+                                state="lobby_open")
+    hid = seated.hearing.id
+    mediator = await MediaClient.join(server, seated.room, seated["mediator"].token)
+    ws = await server.client(seated.room, seated["plaintiff"].token)
+    joined = await ws.expect("joined")
+    await mediator.ws.send({"type": "admit", "participant_id": seated["plaintiff"].participant_id,
+                            "verification": "id_card_on_video"})
+    await ws.expect("placed", place="room")
+    await ws.send({"type": "procedure", "transition": "start_session"})
+    assert (await ws.expect("error"))["code"] == "forbidden"
+    await mediator.ws.send({"type": "procedure", "transition": "start_session"})
+    state = await ws.expect("room-state", state="in_session")
+    assert state["recording"] is False  # a mediation is not recorded unless the mediator starts it
+    recorder = server.services.recorder
+    assert recorder is not None and seated.room not in recorder.sessions
+    await ws.send({"type": "recording", "on": True})
+    assert (await ws.expect("error"))["code"] == "forbidden"  # a party cannot
+    await mediator.ws.send({"type": "recording", "on": True})
+    assert (await ws.expect("room-state"))["recording"] is True
+    party = await MediaClient.attach(ws, joined, publish_video=False)
+    await until(lambda: recorder.is_recording(seated.room))
+    await party.wait_frames(seated["mediator"].participant_id, "video", 5)
+    await mediator.ws.send({"type": "recording", "on": False, "reason": "the parties speak off the record"})
+    await until(lambda: not recorder.is_recording(seated.room))
+    await mediator.ws.send({"type": "procedure", "transition": "close"})
+    await until(lambda: seated.room not in recorder.sessions)
+    await asyncio.wait_for(recorder.spool.drain(), 60)
+    entries, broken = await verify_store(server.services.objects, hid)
+    assert broken is None
+    pause = next(e for e in entries if e.type == "pause")
+    assert pause.data == {**pause.data, "reason": "the parties speak off the record",
+                          "actor_id": seated["mediator"].participant_id}
+    assert entries[0].type == "start" and entries[-1].type == "stop"
+    for c in (party, mediator):
+        await c.close()
+
+
+async def test_nobody_pauses_a_trial(server: LiveServer) -> None:
+    seated = await seat_hearing(server, "trial", {"judge": Role.PRESIDING_JUDGE}, state="in_session")
+    judge = await server.client(seated.room, seated["judge"].token)
+    await judge.expect("joined")
+    await judge.send({"type": "recording", "on": False, "reason": "please"})
+    err = await judge.expect("error")
+    assert err["code"] == "forbidden" and "recording" in err["message"]
+    await judge.close()
