@@ -238,4 +238,10 @@ private_room_members = Table(
 
 # Tables of later migrations live in their own modules on the same metadata; importing them here keeps
 # `metadata` complete for whoever imports this module (the drift test, the SQL adapters).
-from docket import tables_exhibits, tables_staff, tables_transcripts  # noqa: E402, F401
+from docket import (  # noqa: E402, F401
+    tables_exhibits,
+    tables_integrity,
+    tables_points,
+    tables_staff,
+    tables_transcripts,
+)

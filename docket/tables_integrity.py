@@ -1,0 +1,3 @@
+"""Tables of the integrity service (kept apart so the work on them does not collide); same metadata as docket.tables."""
+
+from __future__ import annotations
