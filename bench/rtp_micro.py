@@ -85,7 +85,44 @@ def run(number: int) -> dict[str, float]:
         "build + rewrite (per subscriber)": best_us(per_subscriber, number),
         "vp8_is_keyframe": best_us(lambda: vp8_is_keyframe(payload), number),
         "aiortc RtpPacket.parse+serialize": best_us(aiortc_round_trip, number),
+        "on_packet, 2 subscribers": on_packet_us(),
+        "on_packet, 2 subscribers + recorder": on_packet_us(taps=1),
     }
+
+
+def on_packet_us(packets: int = 20000, taps: int = 0) -> float:
+    """µs per incoming packet through `PublishedTrack.on_packet` with two subscribers (send is a no-op), best of 5.
+
+    With `taps`, each packet is also handed to that many recorder-style taps (a deque append with a wall-clock
+    time, what `recordings.recorder.TrackRecorder.on_rtp` does on the event loop).
+    """
+    import collections
+    import time
+
+    from media.tracks import CodecInfo, Forward, PublishedTrack
+
+    codec = CodecInfo(name="VP8", clock_rate=90000, payload_type=96, rtx_payload_type=None)
+    track = PublishedTrack(publisher_id="p", track_id="t", kind="video", ssrc=1, codec=codec, header_extensions={},
+                           request_keyframe=lambda t: None)
+    for i in range(2):
+        track.forwards.append(Forward(track, f"s{i}", out_ssrc=100 + i, rtx_ssrc=None, codec=codec, mid=str(i),
+                                      header_extensions={}, send=lambda b: True, initial_sequence=0,
+                                      initial_timestamp=0))
+    for _ in range(taps):
+        dq: collections.deque[tuple[bytes, float]] = collections.deque(maxlen=4096)
+        track.taps.append(lambda data, dq=dq: dq.append((data, time.time())))
+    pkts = [struct.pack("!BBHII", 0x80, 96, seq & 0xFFFF, (seq // 10) * 3000, 1) + bytes([0x10, 0]) + bytes(1000)
+            for seq in range(packets)]
+    headers = [parse_rtp(p) for p in pkts]
+    best = float("inf")
+    now = 1000.0
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for p, h in zip(pkts, headers, strict=True):
+            track.on_packet(p, h, now)
+            now += 0.0005
+        best = min(best, (time.perf_counter() - t0) / packets)
+    return best * 1e6
 
 
 def main(argv: list[str] | None = None) -> None:
