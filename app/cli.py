@@ -180,6 +180,99 @@ async def _verify_recording(settings: Settings, hearing_id: str) -> int:
     return 0
 
 
+async def _export(settings: Settings, args: argparse.Namespace) -> int:
+    """Compose the recording into one MP4 (or, with --track, remux one track), then audit it as recording.exported.
+
+    Exit 0 when written and audited, 1 if the recording is broken (unless --force) or has no such track, 2 if the
+    store or the audit log cannot be used. The audit log is checked first: an export that cannot be recorded is
+    not made.
+    """
+    import hashlib
+    from pathlib import Path
+
+    from docket.audit import AuditEvent, SqlAuditLog
+    from docket.migrate import current_revision
+    from docket.records import RecordsError
+    from recordings.export import ExportRefused, export_mp4, export_track_to
+    from recordings.objectstore import ObjectStoreError
+
+    url = settings.effective_database_url
+    try:
+        revision = await current_revision(url)
+    except RecordsError as exc:
+        print(f"hearing: cannot reach the audit log, so nothing was exported: {exc}", file=sys.stderr)
+        return 2
+    if revision is None or revision[:4] < "0003":
+        print(f"hearing: {_safe_url(url)} has no audit log yet (schema at {revision or 'none'}); run `hearing migrate`"
+              " (exports are recorded there)", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    partial = out.with_name(out.name + ".part")
+    services = build_services(settings)
+    tty = sys.stderr.isatty()
+    shown = [-1]
+
+    def progress(fraction: float) -> None:
+        percent = int(fraction * 100)
+        if percent == shown[0] or (not tty and percent % 10 and percent != 100):
+            return
+        shown[0] = percent
+        bar = "#" * (percent * 30 // 100)
+        end = "\n" if percent == 100 or not tty else "\r"
+        print(f"  composing [{bar:<30}] {percent:3d}%", end=end, file=sys.stderr, flush=True)
+
+    try:
+        if args.track:
+            print(f"  remuxing track {args.track} of hearing {args.hearing_id}", file=sys.stderr, flush=True)
+            result = await export_track_to(services.objects, args.hearing_id, args.track, partial, force=args.force)
+        else:
+            print(f"  verifying the recording of hearing {args.hearing_id}", file=sys.stderr, flush=True)
+            result = await export_mp4(services.objects, args.hearing_id, partial,
+                                      court_timezone=settings.court_timezone, fps=args.fps, force=args.force,
+                                      progress=progress)
+    except ExportRefused as exc:
+        partial.unlink(missing_ok=True)
+        print(f"hearing: {exc}", file=sys.stderr)
+        return 1
+    except ObjectStoreError as exc:
+        partial.unlink(missing_ok=True)
+        print(f"hearing: cannot read the recordings: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await services.objects.close()
+
+    def finish() -> tuple[str, int]:
+        """SHA-256 and size of the written file, then move it into place."""
+        digest, size = hashlib.sha256(), 0
+        with open(partial, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+        partial.replace(out)
+        return digest.hexdigest(), size
+
+    sha256, size = await asyncio.to_thread(finish)
+    details: dict[str, object] = {
+        "hearing_id": args.hearing_id, "what": "track" if args.track else "composite", "track_id": args.track,
+        "format": result.kind, "sha256": sha256, "size": size,
+        "forced_over_seq": result.forced_over.seq if result.forced_over else None,
+    }
+    log = SqlAuditLog.open(url)
+    try:
+        entry = await log.append(AuditEvent("cli", "system", "recording.exported", f"hearing:{args.hearing_id}",
+                                            details))
+    except RecordsError as exc:
+        print(f"hearing: wrote {out} but could not record the export in the audit log: {exc}; delete the file or "
+              "record the export by hand", file=sys.stderr)
+        return 2
+    finally:
+        await log.close()
+    what = f"track {args.track}" if args.track else f"{result.duration_s:.1f} s in session"
+    print(f"exported hearing {args.hearing_id} ({what}) to {out}: {details['size']} bytes, sha256 "
+          f"{details['sha256']}, audit entry {entry.seq}")
+    return 0
+
+
 async def _verify_audit(settings: Settings) -> int:
     """Walk the audit chain read-only: exit 0 if intact, 1 naming the first broken entry, 2 if there is no log."""
     from docket.audit import SqlAuditLog
@@ -306,6 +399,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("verify-audit", help="check the audit log's hash chain and name the first broken entry")
     vr = sub.add_parser("verify-recording", help="recompute a hearing recording's hashes; name the first bad segment")
     vr.add_argument("hearing_id")
+    ex = sub.add_parser("export", help="compose a hearing's recording into one MP4 (or one track with --track)")
+    ex.add_argument("hearing_id")
+    ex.add_argument("--out", required=True, help="the file to write: FILE.mp4, or FILE.webm/.mkv with --track")
+    ex.add_argument("--track", default=None, help="remux only this track (PARTICIPANT.KIND.MID), no transcoding")
+    ex.add_argument("--force", action="store_true", help="export a broken recording, leaving out what is bad")
+    ex.add_argument("--fps", type=int, default=25, choices=range(1, 61), metavar="1-60",
+                    help="frame rate of the composed video")
     staff = sub.add_parser("staff", help="court staff accounts (log in to the staff API)")
     staff_sub = staff.add_subparsers(dest="staff_command", required=True)
     add = staff_sub.add_parser("add", help=f"create an account; the password is asked for (or {STAFF_PASSWORD_ENV})")
@@ -357,6 +457,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_verify_audit(settings))
         if args.command == "verify-recording":
             return asyncio.run(_verify_recording(settings, args.hearing_id))
+        if args.command == "export":
+            return asyncio.run(_export(settings, args))
         if args.command == "staff":
             password = _staff_password() if args.staff_command == "add" else None
             if args.staff_command == "add" and password is None:

@@ -467,6 +467,8 @@ async def test_openapi_lists_every_staff_endpoint_with_tags(api: Api) -> None:
         ("get", "/api/hearings/{hearing_id}/lobby"),
         ("post", "/api/hearings/{hearing_id}/lobby/{participant_id}/admit"),
         ("post", "/api/hearings/{hearing_id}/lobby/{participant_id}/deny"),
+        ("get", "/api/hearings/{hearing_id}/recording"),
+        ("get", "/api/hearings/{hearing_id}/recording/tracks/{track_id}/segments"),
     }
     found = {(m, p) for p, ops in spec["paths"].items() for m in ops
              if p.startswith("/api/") and not p.startswith("/api/rooms/")}  # in-hearing routes: test_in_hearing_api

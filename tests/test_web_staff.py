@@ -161,3 +161,49 @@ async def test_staff_pages_login_schedule_link_list_and_stats(tmp_path) -> None:
                 ARTIFACTS.mkdir(exist_ok=True)
                 await page.screenshot(path=str(ARTIFACTS / "web_staff_failure.png"), full_page=True)
                 raise
+
+
+async def test_staff_detail_lists_a_recording_and_plays_a_track(tmp_path) -> None:
+    """The detail view's recording section: tracks and verification status, and a track played segment after segment
+    through the presigned URLs (a synthetic recording written as the recorder would, so no media stack is needed)."""
+    from datetime import UTC, datetime, timedelta
+
+    from docket.court import NewCase, NewHearing
+    from tests.test_recording_export import synthetic_recording
+
+    async with live_server(tmp_path, media_enabled=False) as server:
+        me = await staff_account(server, "li", "clerk,presiding_judge")
+        court = server.services.court
+        case = await court.create_case(NewCase("(2026)京0101民初8号", "合同纠纷", []))
+        start = datetime.now(UTC)
+        hearing = await court.create_hearing(NewHearing(case.id, "trial", start, start + timedelta(hours=1),
+                                                        panel=[me], state="closed"))
+        await synthetic_recording(server.services.objects, hearing.id, tmp_path / "work",
+                                  start_us=int(start.timestamp() * 1e6), pause=(2.0, 3.0), stop=5.0)
+        async with chromium() as browser, fresh_context(browser) as ctx:
+            page = await ctx.new_page()
+            errors = PageErrors(page)
+            try:
+                await page.goto(f"{server.base}/staff")
+                await view(page, "login")
+                await page.fill("#login-user", "li")
+                await page.fill("#login-pass", PASSWORD)
+                await page.click("#login-submit")
+                await view(page, "hearings")
+                await page.click(f"#hearing-table tr[data-hearing-id='{hearing.id}'] button.open-hearing")
+                await view(page, "detail")
+                rows = page.locator("#recording-tracks tbody tr")
+                await rows.first.wait_for(timeout=WAIT_MS)
+                assert await rows.count() == 4
+                assert await page.get_attribute("#recording-status", "data-verified") == "true"
+                assert await page.locator("#recording-pauses li").count() == 1
+                await page.click("#recording-tracks tr[data-track-id='p-judge.video.0'] button.play-track")
+                # the second segment starts only after the first ended: playback went segment after segment
+                await page.wait_for_function(
+                    "() => { const v = document.getElementById('recording-video');"
+                    " return v.dataset.segment === '1' && v.currentTime > 0; }", timeout=WAIT_MS)
+                assert errors.errors == []
+            except BaseException:
+                ARTIFACTS.mkdir(exist_ok=True)
+                await page.screenshot(path=str(ARTIFACTS / "web_staff_recording_failure.png"), full_page=True)
+                raise

@@ -64,4 +64,7 @@ export const api = {
   cases: () => request("GET", "/api/cases"),
   createCase: (body) => request("POST", "/api/cases", body),
   stats: (since, until) => request("GET", `/api/stats${q({ since, until })}`),
+  recording: (hearingId) => request("GET", `/api/hearings/${encodeURIComponent(hearingId)}/recording`),
+  recordingSegments: (hearingId, trackId, afterSeq = 0) =>
+    request("GET", `/api/hearings/${encodeURIComponent(hearingId)}/recording/tracks/${encodeURIComponent(trackId)}/segments${q({ after_seq: afterSeq })}`),
 };

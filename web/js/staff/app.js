@@ -3,6 +3,7 @@
 // names the one shown (tests wait on it). Nothing is kept in the browser's storage except the language: the session
 // is the HttpOnly cookie, join links are shown once and forgotten when the detail view is left.
 import { api, ApiError, setUnauthorizedHandler } from "./api.js";
+import { loadRecording, renderRecording, stopPlayback } from "./recording.js";
 import {
   applyStrings, currentLang, KINDS, label, localTime, ROLES, setLang, SIDES, STATES, t,
 } from "./strings.js";
@@ -69,7 +70,10 @@ function show(view) {
   for (const b of document.querySelectorAll("[data-nav]")) {
     b.setAttribute("aria-current", String(b.dataset.nav === view));
   }
-  if (view !== "detail") forgetLink();
+  if (view !== "detail") {
+    forgetLink();
+    stopPlayback();
+  }
   document.body.dataset.view = view;
 }
 
@@ -205,6 +209,7 @@ async function loadDetail(id) {
   const partyIds = app.cases.find((c) => c.id === detail.case_id)?.parties.map((p) => p.person_id) ?? [];
   await resolveNames([...detail.panel, ...detail.participants.map((p) => p.person_id), ...partyIds]);
   if (app.detail?.id !== id) forgetLink();
+  await loadRecording(id);
   app.detail = detail;
   renderDetail();
 }
@@ -255,6 +260,13 @@ function renderDetail() {
   if (options.has(keep)) sel.value = keep;
   fillSelect($("participant-role"), ROLES, "role", false);
   $("open-room-help").hidden = true;
+  renderRecording(participantName, errorText);
+}
+
+/** A recording names participants by their hearing participant id. */
+function participantName(participantId) {
+  const p = app.detail?.participants.find((x) => x.id === participantId);
+  return p ? nameOf(p.person_id) : participantId;
 }
 
 function forgetLink() {
