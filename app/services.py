@@ -77,7 +77,7 @@ def build_services(settings: Settings) -> Services:
 
         objects = S3ObjectStore(
             settings.s3_endpoint, settings.s3_access_key, settings.s3_secret_key, settings.s3_bucket,
-            secure=settings.s3_secure, region=settings.s3_region,
+            secure=settings.s3_secure, region=settings.s3_region, object_lock_days=settings.s3_object_lock_days,
         )
     else:
         # The presign key is derived from the token secret so it survives restarts without another file.

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     s3_bucket: str = Field("hearing", description="S3 bucket (created if missing)")
     s3_secure: bool = Field(False, description="Use HTTPS for the S3 endpoint")
     s3_region: str = Field("us-east-1", description="S3 region")
+    s3_object_lock_days: int = Field(
+        0, ge=0, le=36500,
+        description="Keep recordings under S3/MinIO object-lock GOVERNANCE retention this many days (bucket "
+                    "created with object locking); 0 = off",
+    )
     ice_host_addresses: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["127.0.0.1"],
         description="Comma-separated IPs the media server offers as host ICE candidates",

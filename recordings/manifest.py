@@ -80,8 +80,11 @@ def entry_key(hearing_id: str, seq: int) -> str:
     return f"{manifest_prefix(hearing_id)}{seq:08d}.json"
 
 
-def segment_key(hearing_id: str, track_id: str, index: int, ext: str) -> str:
-    return f"recordings/{hearing_id}/tracks/{track_id}/{index:06d}.{ext}"
+def segment_key(hearing_id: str, track_id: str, index: int, ext: str, run: str = "") -> str:
+    """`run` names one recorder of the track (see `TrackRecorder.run`): a restarted or re-attached recorder counts
+    its segments from 0 again and must not overwrite the segments of the previous one."""
+    name = f"{run}-{index:06d}" if run else f"{index:06d}"
+    return f"recordings/{hearing_id}/tracks/{track_id}/{name}.{ext}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,10 @@ class HearingRecording:
         self.spool = spool
         self.recording_start = time.time() if recording_start is None else recording_start
         self.chain = chain or ManifestChain(hearing_id)
+        # The seq this recording's first entry takes: unique in the hearing's chain (which continues across
+        # restarts), so it tells this recording's segment keys apart from those of an earlier process.
+        self.run = self.chain.last_seq + 1
+        self._attachments: dict[str, int] = {}  # track id -> recorders made for it (a republished track)
         self.tracks: list[TrackRecorder] = []
         self.on_entry: Callable[[ManifestEntry], None] | None = None  # e.g. persist the chain head
 
@@ -110,6 +114,11 @@ class TrackRecorder:
         self.assembler = FrameAssembler(codec)
         self.writer: SegmentWriter | None = None
         self.tap: Callable[[bytes], None] | None = None  # the function registered on the forwarded track
+        # Segment indices restart at 0 with every recorder, so the key also names the recorder: without it a
+        # restarted process (or a track published again) overwrote the segments already in the store.
+        n = recording._attachments.get(track_id, 0)
+        recording._attachments[track_id] = n + 1
+        self.run = f"{recording.run:08d}" + (f".{n}" if n else "")
         self._thread = threading.Thread(target=self._work, name=f"recorder:{track_id}", daemon=True)
         self._thread.start()
         recording.tracks.append(self)
@@ -151,7 +160,7 @@ class TrackRecorder:
             self._loop.call_soon_threadsafe(self._request_keyframe)
 
     def _spool(self, seg: ClosedSegment) -> None:
-        key = segment_key(self.recording.hearing_id, seg.track_id, seg.index, CONTAINERS[seg.codec][2])
+        key = segment_key(self.recording.hearing_id, seg.track_id, seg.index, CONTAINERS[seg.codec][2], self.run)
         item = self.recording.spool.add_file_sync(key, seg.path, sha256=seg.sha256)
         self._loop.call_soon_threadsafe(self.recording.segment_closed, seg, item)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import io
 import os
 from collections.abc import Callable
@@ -12,7 +14,9 @@ from typing import TypeVar
 import certifi
 import urllib3
 from minio import Minio
+from minio.commonconfig import GOVERNANCE
 from minio.error import MinioException, S3Error
+from minio.retention import Retention
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from recordings.objectstore import ObjectInfo, ObjectNotFound, ObjectStoreError, check_key
@@ -61,8 +65,15 @@ class S3ObjectStore:
         region: str = "us-east-1",
         connect_timeout: float = 3.0,
         read_timeout: float = 30.0,
+        object_lock_days: int = 0,
+        object_lock_prefix: str = "recordings/",
     ) -> None:
         self.endpoint = endpoint
+        # Evidence under WORM retention: with object_lock_days > 0 the bucket is created with object locking and
+        # every object under `object_lock_prefix` is put under GOVERNANCE retention until now + that many days
+        # (S3/MinIO then refuse to delete or overwrite that version; only a governance-bypass grant can).
+        self.object_lock_days = object_lock_days
+        self.object_lock_prefix = object_lock_prefix
         self.bucket = bucket
         self.secure = secure
         self._http = _http_client(secure, connect_timeout, read_timeout)
@@ -120,7 +131,7 @@ class S3ObjectStore:
         if self._client.bucket_exists(self.bucket):
             return
         try:
-            self._client.make_bucket(self.bucket)
+            self._client.make_bucket(self.bucket, object_lock=self.object_lock_days > 0)
         except S3Error as exc:
             if exc.code not in _BUCKET_TAKEN:  # another node created it in between
                 raise
@@ -140,14 +151,29 @@ class S3ObjectStore:
         check_key(key)
         await self.ensure_bucket()
         payload = bytes(data)
+        retention, headers = self._retention(key, payload)
         result = await self._call(
             f"put {key!r}", key,
             lambda: self._client.put_object(
-                self.bucket, key, io.BytesIO(payload), len(payload), content_type=content_type
+                self.bucket, key, io.BytesIO(payload), len(payload), content_type=content_type,
+                metadata=headers, retention=retention,
             ),
         )
         etag = (result.etag or "").strip('"')
         return ObjectInfo(key, len(payload), content_type, result.last_modified or datetime.now(UTC), etag)
+
+    def _retention(self, key: str, payload: bytes) -> tuple[Retention | None, dict[str, str] | None]:
+        """The retention for `key` (None when object locking is off or the key is not a recording).
+
+        S3 wants an integrity checksum with every object-lock put (Content-MD5 or an x-amz-checksum-*); minio
+        signs plain-HTTP payloads with SHA-256 but sends neither, so the SHA-256 checksum header goes along.
+        """
+        if self.object_lock_days <= 0 or not key.startswith(self.object_lock_prefix):
+            return None, None
+        until = datetime.now(UTC).replace(microsecond=0) + timedelta(days=self.object_lock_days)
+        checksum = base64.b64encode(hashlib.sha256(payload).digest()).decode()
+        return Retention(GOVERNANCE, until), {"x-amz-sdk-checksum-algorithm": "SHA256",
+                                              "x-amz-checksum-sha256": checksum}
 
     def _get_sync(self, key: str) -> bytes:
         response = self._client.get_object(self.bucket, key)
