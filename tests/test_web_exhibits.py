@@ -1,5 +1,6 @@
 """Exhibits (证据, 电子质证) in real Chromium: the plaintiff uploads a PDF from the side panel (a file the server
-refuses shows the server's message), the presiding judge presents it, and the defendant's page shows it."""
+refuses shows the server's message), the presiding judge presents it, and the defendant's page shows it; the
+defendant's opinion is listed under the exhibit; the judge turns the pages and stops presenting."""
 
 from __future__ import annotations
 
@@ -90,7 +91,34 @@ async def test_upload_present_and_everyone_sees_it(tmp_path) -> None:
             await drow.locator("input[data-opinion-text]").fill("签名不真实")
             await drow.locator('button[data-action="opinion"]').click()
             await defendant.locator("#exhibits .x-status", has_text="意见已提交").wait_for(timeout=WAIT_MS)
+            did = seated["defendant"].participant_id
+            await drow.locator(f'.x-opinions li[data-opinion-by="{did}"]', has_text="签名不真实").wait_for(
+                timeout=WAIT_MS)
             ARTIFACTS.mkdir(exist_ok=True)
             await defendant.screenshot(path=str(ARTIFACTS / "hearing-exhibit-shown.png"))
+
+            # Opinions given so far show under the exhibit for everyone (the judge opens the panel again).
+            await judge.locator("#exhibits-toggle").click()
+            await judge.locator("#exhibits-toggle").click()
+            opinion = jrow.locator(f'.x-opinions li[data-opinion-by="{did}"][data-stance="object"]')
+            await opinion.wait_for(timeout=WAIT_MS)
+            assert seated["defendant"].name in await opinion.inner_text()
+
+            # The presenter turns the pages (within 1..3) and stops presenting; only presenters get the buttons.
+            await judge.locator("#exhibits-toggle").click()  # close the panel: the viewer's buttons are free
+            jview = judge.locator("#exhibit-view:not([hidden])")
+            assert await jview.locator('button[data-action="page-prev"]').is_disabled()
+            assert await defendant.locator('#exhibit-view button[data-action="page-next"]').is_hidden() == (
+                "present_exhibit" not in await defendant.evaluate("hearing.permissions.actions"))
+            await jview.locator('button[data-action="page-next"]').click()
+            await defendant.locator('#exhibit-view:not([hidden])[data-page="2"]').wait_for(timeout=WAIT_MS)
+            await judge.locator('#exhibit-view[data-page="2"] button[data-action="page-next"]').click()
+            await defendant.locator('#exhibit-view:not([hidden])[data-page="3"]').wait_for(timeout=WAIT_MS)
+            assert (await defendant.locator("#exhibit-view iframe").get_attribute("src") or "").endswith("#page=3")
+            assert await judge.locator('#exhibit-view[data-page="3"] button[data-action="page-next"]').is_disabled()
+            await judge.locator('#exhibit-view button[data-action="stop-presenting"]').click()
+            await defendant.locator("#exhibit-view").wait_for(state="hidden", timeout=WAIT_MS)
+            await judge.locator("#exhibit-view").wait_for(state="hidden", timeout=WAIT_MS)
+            assert await defendant.locator("#exhibit-view").get_attribute("data-exhibit-id") is None
             for page in (judge, plaintiff, defendant):
                 assert not page.errors.errors  # type: ignore[attr-defined]

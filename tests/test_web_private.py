@@ -163,3 +163,36 @@ async def test_a_listener_chooses_original_or_interpreted(tmp_path) -> None:
             assert await party.evaluate("hearing.interpretation.mode") == "original"
             await party.locator("#listen-interpreted").click()
             assert (await party.evaluate("hearing.interpretation.sent")) == {iid: False}
+
+
+async def test_a_presiding_judge_closes_a_room_they_did_not_enter(tmp_path) -> None:
+    """In a trial the presiding judge opens a counsel room for the plaintiff but does not go in: the console lists
+    the hearing's open rooms as the server says them (`private-rooms`: label, who is in it) and closes it from
+    there; the plaintiff is back in the main room."""
+    async with live_server(tmp_path) as server, chromium() as browser:
+        seated = await seat_hearing(server, "trial", {"judge": Role.PRESIDING_JUDGE, "plaintiff": Role.PLAINTIFF},
+                                    state="in_session")
+        await server.services.court.set_participant_status(seated["plaintiff"].participant_id,
+                                                           ParticipantStatus.ADMITTED)
+        pid = seated["plaintiff"].participant_id
+        async with fresh_context(browser) as c1, fresh_context(browser) as c2:
+            judge = await open_seat(c1, server, seated, "judge")
+            plaintiff = await open_seat(c2, server, seated, "plaintiff")
+            await judge.locator(f'[data-participant-row="{pid}"] input[data-private-pick]').check()
+            await judge.locator("#console input[data-private-label]").fill("原告与代理人")
+            await judge.locator('#console button[data-action="open-private"]').click()
+            await plaintiff.wait_for_function("hearing.place === 'private' && hearing.private?.joined",
+                                              timeout=WAIT_MS)
+            room_id = await plaintiff.evaluate("hearing.private.roomId")
+            assert await judge.evaluate("hearing.place") == "room"  # the judge stayed in the main room
+            room_row = judge.locator(f'#console [data-private-room="{room_id}"]')
+            await room_row.wait_for(timeout=WAIT_MS)
+            assert "原告与代理人" in await room_row.locator(".c-name").inner_text()
+            assert seated["plaintiff"].name in await room_row.locator(".c-members").inner_text()
+            await room_row.locator('button[data-action="close-private"]').click()
+            await plaintiff.wait_for_function("hearing.place === 'room' && hearing.private === null",
+                                              timeout=WAIT_MS)
+            await room_row.wait_for(state="detached", timeout=WAIT_MS)
+            await judge.locator("#console-private .c-empty").wait_for(timeout=WAIT_MS)
+            for page in (judge, plaintiff):
+                assert not page.errors.errors  # type: ignore[attr-defined]

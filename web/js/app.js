@@ -12,6 +12,7 @@ import { Prejoin } from "./prejoin.js";
 import { PrivateSession, renderPrivateBanner } from "./private.js";
 import { summarise } from "./quality.js";
 import { Tile, layout, renderQuality, renderRoster } from "./room.js";
+import { TranscriptPanel } from "./transcript.js";
 import { hasConsole, isHearing, mayPublish, mediaNotes, renderBanner } from "./roomstate.js";
 import { Signaling } from "./signaling.js";
 import { loadResume, readLink, saveResume } from "./token.js";
@@ -55,6 +56,7 @@ const app = {
   // (room_id -> label: those we were moved into) and the main room's permissions from before we left it.
   priv: null,
   privateRooms: new Map(),
+  serverPrivateRooms: null, // the hearing's open private rooms as the server lists them to staff (`private-rooms`)
   roomPermissions: null,
   // The interpreter channel (interpret.js): this browser's choice and what the current PeerConnection was told.
   interp: { mode: loadMode(), sent: new Map(), ids: [] },
@@ -223,6 +225,13 @@ async function onSigMessage({ detail: msg }) {
       break;
     case "private-room":
       await onPrivateRoom(msg);
+      break;
+    case "private-rooms":
+      app.serverPrivateRooms = msg.rooms ?? [];
+      renderConsole();
+      break;
+    case "transcript-updated":
+      await app.transcript?.onUpdated(msg);
       break;
     case "participant-connection": {
       const p = app.people.get(msg.participant_id);
@@ -529,6 +538,7 @@ function renderPeople() {
   renderRoster($("participants"), present, app.me);
   $("roster-count").textContent = String(present.length + (app.me ? 1 : 0));
   renderConsole();
+  renderTranscript();
 }
 
 // ---- the hearing: lobby, banner, court controls ------------------------------------------------------------
@@ -550,6 +560,7 @@ function renderHearing() {
   }
   if (app.sig) $("room-view").hidden = inLobby;
   renderExhibits();
+  renderTranscript();
   renderConsole();
   renderControls();
   updateState();
@@ -569,7 +580,17 @@ function renderConsole() {
   const waiting = people.filter((p) => p.place === "lobby").length;
   $("console-count").textContent = waiting ? `· ${waiting}` : "";
   app.console.render({ me: app.me, people, permissions: perms, roomState: app.roomState,
-    privateRooms: [...app.privateRooms].map(([id, label]) => ({ id, label })) });
+    privateRooms: knownPrivateRooms() });
+}
+
+/** The private rooms the console lists: the server's list (staff get `private-rooms`), else those we were moved
+ *  into. Members by name where we know them. */
+function knownPrivateRooms() {
+  if (app.serverPrivateRooms) {
+    return app.serverPrivateRooms.map((r) => ({ id: r.room_id, label: r.label,
+      members: (r.members ?? []).map((id) => (id === app.me?.id ? app.me : app.people.get(id))?.name ?? id) }));
+  }
+  return [...app.privateRooms].map(([id, label]) => ({ id, label, members: [] }));
 }
 
 /** The court's controls follow the main room's permissions; away in a private room (where the main connection's
@@ -592,11 +613,44 @@ function renderExhibits() {
   app.exhibits.setContext({ permissions: app.permissions, role: app.me?.role ?? app.claims?.role });
 }
 
+/** The transcript (笔录): a panel for hearings, in the main room. Opens by itself once the hearing is closed for
+ *  whoever may sign it. */
+function renderTranscript() {
+  if (!app.transcript) return;
+  const show = app.place === "room" && isHearing(app.roomState);
+  $("transcript-toggle").hidden = !show;
+  if (!show) $("transcript").hidden = true;
+  app.transcript.setContext({ me: app.me, role: app.me?.role ?? app.claims?.role, roomState: app.roomState,
+    permissions: app.permissions, people: [...app.people.values()] });
+  const signNow = show && app.roomState?.state === "closed"
+    && (app.permissions?.actions ?? []).includes("sign_transcript");
+  if (signNow && !app.transcriptOpenedToSign) {
+    app.transcriptOpenedToSign = true;
+    if ($("transcript").hidden) toggleTranscript();
+  }
+  $("transcript-toggle").setAttribute("aria-expanded", String(!$("transcript").hidden));
+}
+
+function toggleTranscript() {
+  const open = $("transcript").hidden;
+  $("transcript").hidden = !open;
+  $("transcript-toggle").setAttribute("aria-expanded", String(open));
+  if (open) {
+    $("exhibits").hidden = true; // one side panel at a time
+    $("exhibits-toggle").setAttribute("aria-expanded", "false");
+    app.transcript.refresh();
+  }
+}
+
 function toggleExhibits() {
   const open = $("exhibits").hidden;
   $("exhibits").hidden = !open;
   $("exhibits-toggle").setAttribute("aria-expanded", String(open));
-  if (open) app.exhibits.refresh();
+  if (open) {
+    $("transcript").hidden = true;
+    $("transcript-toggle").setAttribute("aria-expanded", "false");
+    app.exhibits.refresh();
+  }
 }
 
 function toggleConsole() {
@@ -756,6 +810,7 @@ function wireControls() {
   $("roster-toggle").onclick = toggleRoster;
   $("console-toggle").onclick = toggleConsole;
   $("exhibits-toggle").onclick = toggleExhibits;
+  $("transcript-toggle").onclick = toggleTranscript;
   $("private-banner").addEventListener("click", (ev) => {
     const b = ev.target.closest("button[data-action=close-private]");
     if (b && app.priv && !app.sig?.send({ type: "close-private-room", room_id: app.priv.roomId })) {
@@ -789,6 +844,11 @@ async function main() {
   app.link = readLink();
   app.exhibits = new ExhibitsPanel($("exhibits"), $("exhibit-view"), {
     api: (method, path, body) => roomApi(app.claims.room, app.link.token, method, path, body),
+    people: () => (app.me ? [app.me, ...app.people.values()] : [...app.people.values()]),
+  });
+  app.transcript = new TranscriptPanel($("transcript"), {
+    api: (method, path, body) => roomApi(app.claims.room, app.link.token, method, path, body),
+    download: async (path) => (await roomApi(app.claims.room, app.link.token, "GET", path)).blob(),
   });
   if (app.link.lang === "en" || app.link.lang === "zh") setLang(app.link.lang);
   applyI18n(document);

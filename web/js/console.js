@@ -8,8 +8,8 @@
 // remove (input[data-reason], button[data-action=confirm|cancel]), button[data-action=lock] (aria-pressed),
 // button[data-transition=<transition>] (close and seal ask once more: data-armed); private rooms (with
 // open_private_room): input[data-private-pick] per room row, input[data-private-label],
-// button[data-action=open-private], and the rooms we know [data-private-room=<room id>] with
-// button[data-action=close-private].
+// button[data-action=open-private], and the hearing's open rooms [data-private-room=<room id>] (label,
+// .c-members: who is in it) with button[data-action=close-private].
 import { label, roleLabel, t } from "./i18n.js";
 import { STAFF_ROLES, may } from "./roomstate.js";
 
@@ -155,13 +155,17 @@ export class StaffConsole {
       let li = this.privList.querySelector(`[data-private-room="${CSS.escape(r.id)}"]`);
       if (!li) {
         li = el("li", { "data-private-room": r.id });
-        li.append(el("span", { class: "c-name" }), el("button", { type: "button", "data-action": "close-private",
-          class: "danger" }));
+        const who = el("span", { class: "c-who" });
+        who.append(el("span", { class: "c-name" }), el("span", { class: "c-members" }));
+        li.append(who, el("button", { type: "button", "data-action": "close-private", class: "danger" }));
       }
-      li.firstChild.textContent = r.label || t("privateDefaultLabel");
+      li.querySelector(".c-name").textContent = r.label || t("privateDefaultLabel");
+      const members = li.querySelector(".c-members");
+      members.textContent = r.members?.length ? t("privateMembers", { names: r.members.join("、") }) : "";
+      members.hidden = !r.members?.length;
       li.lastChild.textContent = t("closePrivateShort");
       li.lastChild.hidden = !canOpen;
-      li.lastChild.setAttribute("aria-label", `${t("closePrivateShort")}：${r.label}`);
+      li.lastChild.setAttribute("aria-label", `${t("closePrivateShort")}：${r.label || t("privateDefaultLabel")}`);
       return li;
     });
     if (items.length === 0) items.push(el("li", { class: "c-empty" }, t("privateNone")));

@@ -1,13 +1,16 @@
 // Exhibits (证据, 电子质证) over the in-hearing HTTP API (hearing/api/in_hearing.py), authenticated with our own join
 // token (`Authorization: Bearer`): the side panel lists the hearing's exhibits, uploads a PDF or an image (the
 // server's refusal, e.g. 415 or 413, is shown as it says it), lets whoever may `present_exhibit` show one to
-// everyone, and lets parties give their opinion (质证意见). On `exhibit-presented` every page fetches a short-lived
-// view link and shows the file (PDF in an <iframe> at #page=N, images as <img>).
+// everyone, turn its pages and stop presenting, lets parties give their opinion (质证意见) and shows the opinions
+// given so far under each exhibit. On `exhibit-presented` every page fetches a short-lived view link and shows the
+// file (PDF in an <iframe> at #page=N, images as <img>).
 //
-// Hooks: #exhibits (the panel): #exhibit-file, #exhibit-upload, #exhibits-error, #exhibits-list with
-// [data-exhibit=<id>] rows (button[data-action=present]; select[data-stance], input[data-opinion-text],
-// button[data-action=opinion]); #exhibit-view[data-exhibit-id][data-page] (iframe | img; button[data-action=hide]).
-import { t } from "./i18n.js";
+// Hooks: #exhibits (the panel): #exhibit-file, #exhibit-upload, #exhibits-error, #exhibit-stop (stop presenting),
+// #exhibits-list with [data-exhibit=<id>] rows (button[data-action=present]; select[data-stance],
+// input[data-opinion-text], button[data-action=opinion]; .x-opinions li[data-opinion-by=<participant id>]);
+// #exhibit-view[data-exhibit-id][data-page] (iframe | img; button[data-action=hide]; for presenters
+// button[data-action=page-prev|page-next|stop-presenting]).
+import { roleLabel, t } from "./i18n.js";
 
 export const STANCES = ["agree", "object", "partially_agree"];
 /** Roles that give opinions on evidence (the parties' side). */
@@ -47,26 +50,43 @@ const el = (tag, attrs = {}, text = null) => {
   return e;
 };
 
+/** The latest opinion of each participant (a later one replaces the earlier; the server keeps the history). Pure. */
+export function latestOpinions(opinions) {
+  const by = new Map();
+  for (const o of opinions ?? []) {
+    const had = by.get(o.participant_id);
+    if (!had || o.revision > had.revision) by.set(o.participant_id, o);
+  }
+  return [...by.values()].sort((a, b) => String(a.created_at).localeCompare(String(b.created_at)));
+}
+
+/** The page a presenter moves to: `delta` pages on, kept within 1..pageCount (null: no move). Pure. */
+export function turnPage(page, pageCount, delta) {
+  const next = Math.min(Math.max(1, (page | 0) + delta), Math.max(1, pageCount | 0));
+  return next === page ? null : next;
+}
+
 /** The viewer's fragment for a PDF page. Pure: unit-tested. */
 export function pdfSrc(url, page) {
   return `${url.split("#")[0]}#page=${Math.max(1, page | 0)}`;
 }
 
 export class ExhibitsPanel {
-  /** @param panel the #exhibits aside; @param view the #exhibit-view section; api (method, path, body) => data */
-  constructor(panel, view, { api }) {
+  /** @param panel the #exhibits aside; @param view the #exhibit-view section; api (method, path, body) => data;
+   *  people () => participants known (names for the opinions) */
+  constructor(panel, view, { api, people = () => [] }) {
     this.panel = panel;
     this.view = view;
     this.api = api;
     this.items = [];
     this.permissions = null;
     this.role = null;
+    this.people = people;
+    this.opinions = new Map(); // exhibit id -> opinions (GET .../opinions)
     this.shown = null; // the last exhibit-presented with an exhibit
     this.build();
     panel.addEventListener("click", (ev) => this.onClick(ev));
-    view.addEventListener("click", (ev) => {
-      if (ev.target.closest("button[data-action=hide]")) this.view.hidden = true;
-    });
+    view.addEventListener("click", (ev) => this.onViewClick(ev));
   }
 
   build() {
@@ -78,17 +98,20 @@ export class ExhibitsPanel {
     this.status = el("p", { class: "x-status", role: "status" });
     this.list = el("ul", { id: "exhibits-list", class: "c-list" });
     this.empty = el("p", { class: "c-empty" });
+    this.stop = el("button", { type: "button", id: "exhibit-stop", "data-action": "stop-presenting", hidden: true });
     const form = el("div", { class: "x-upload" });
     form.append(this.fileLabel, this.file, this.upload);
     this.panel.setAttribute("aria-labelledby", "exhibits-h");
-    this.panel.replaceChildren(this.heading, form, this.error, this.status, this.list, this.empty);
+    this.panel.replaceChildren(this.heading, form, this.error, this.status, this.stop, this.list, this.empty);
     this.upload.onclick = () => this.doUpload();
+    this.stop.onclick = () => this.present(null);
   }
 
   setContext({ permissions, role }) {
     this.permissions = permissions;
     this.role = role;
     this.render();
+    this.renderViewControls();
   }
 
   mayPresent() { return (this.permissions?.actions ?? []).includes("present_exhibit"); }
@@ -103,6 +126,28 @@ export class ExhibitsPanel {
       this.showError(e.message);
     }
     this.render();
+    await Promise.all(this.items.filter((x) => !x.withdrawn).map((x) => this.loadOpinions(x.id)));
+  }
+
+  /** The opinions given on an exhibit so far (shown to everyone in the panel). */
+  async loadOpinions(id) {
+    try {
+      this.opinions.set(id, await this.api("GET", `/exhibits/${encodeURIComponent(id)}/opinions`));
+    } catch (e) {
+      this.showError(e.message);
+      return;
+    }
+    this.render();
+  }
+
+  /** POST /presentation: show `exhibitId` at `page` to everyone, or nothing (null). */
+  async present(exhibitId, page = 1) {
+    try {
+      await this.api("POST", "/presentation", { exhibit_id: exhibitId, page });
+      this.showError("");
+    } catch (e) {
+      this.showError(e.message);
+    }
   }
 
   render() {
@@ -127,9 +172,29 @@ export class ExhibitsPanel {
       [...select.options].forEach((o) => { o.textContent = t(`stance_${o.value}`); });
       li.querySelector("input[data-opinion-text]").placeholder = t("opinionText");
       li.querySelector("button[data-action=opinion]").textContent = t("opinionSend");
+      this.renderOpinions(li.querySelector(".x-opinions"), x.id);
       return li;
     });
     this.list.replaceChildren(...rows);
+    this.stop.hidden = !(present && this.shown);
+    this.stop.textContent = t("exhibitStop");
+  }
+
+  renderOpinions(ul, id) {
+    const known = this.opinions.get(id);
+    ul.hidden = !known;
+    if (!known) return;
+    const people = this.people();
+    const items = latestOpinions(known).map((o) => {
+      const name = people.find((p) => p.id === o.participant_id)?.name;
+      const who = name ? `${name}（${roleLabel(o.role)}）` : roleLabel(o.role);
+      const li = el("li", { "data-opinion-by": o.participant_id, "data-stance": o.stance });
+      li.append(el("strong", {}, t("opinionLine", { who, stance: t(`stance_${o.stance}`) })));
+      if (o.text) li.append(document.createTextNode(` ${o.text}`));
+      return li;
+    });
+    if (items.length === 0) items.push(el("li", { class: "c-empty" }, t("opinionsNone")));
+    ul.replaceChildren(...items);
   }
 
   row(x) {
@@ -142,7 +207,7 @@ export class ExhibitsPanel {
     for (const s of STANCES) select.append(el("option", { value: s }));
     op.append(select, el("input", { type: "text", "data-opinion-text": "", maxLength: 20000 }),
       el("button", { type: "button", "data-action": "opinion" }));
-    li.append(who, present, op);
+    li.append(who, present, op, el("ul", { class: "x-opinions", hidden: true }));
     return li;
   }
 
@@ -180,11 +245,44 @@ export class ExhibitsPanel {
         const text = li.querySelector("input[data-opinion-text]").value;
         await this.api("POST", `/exhibits/${encodeURIComponent(id)}/opinion`, { stance, text });
         this.status.textContent = t("opinionSent");
+        await this.loadOpinions(id);
       }
       this.showError("");
     } catch (e) {
       this.showError(e.message);
     }
+  }
+
+  /** The viewer's buttons: whoever may present turns the pages and stops presenting. */
+  onViewClick(ev) {
+    const b = ev.target.closest("button[data-action]");
+    if (!b || b.disabled) return;
+    const shown = this.shown;
+    switch (b.dataset.action) {
+      case "hide": this.view.hidden = true; break;
+      case "stop-presenting": this.present(null); break;
+      case "page-prev": case "page-next": {
+        const page = shown && turnPage(shown.page, shown.page_count, b.dataset.action === "page-next" ? 1 : -1);
+        if (page) this.present(shown.exhibit_id, page);
+        break;
+      }
+      default: break;
+    }
+  }
+
+  renderViewControls() {
+    const box = this.view.querySelector(".xv-pages");
+    if (!box) return;
+    const shown = this.shown;
+    box.hidden = !this.mayPresent() || !shown;
+    if (box.hidden) return;
+    const [prev, where, next, stop] = box.children;
+    prev.textContent = `‹ ${t("exhibitPrev")}`;
+    next.textContent = `${t("exhibitNext")} ›`;
+    prev.disabled = shown.page <= 1;
+    next.disabled = shown.page >= (shown.page_count || 1);
+    where.textContent = `${shown.page} / ${shown.page_count || 1}`;
+    stop.textContent = t("exhibitStop");
   }
 
   /** `exhibit-presented`: show it to everyone (or hide the viewer when nothing is shown). */
@@ -193,7 +291,9 @@ export class ExhibitsPanel {
       this.shown = null;
       this.view.hidden = true;
       this.view.removeAttribute("data-exhibit-id");
+      this.view.removeAttribute("data-page");
       this.view.replaceChildren();
+      this.render();
       return;
     }
     this.shown = msg;
@@ -209,8 +309,14 @@ export class ExhibitsPanel {
     const title = el("h3", { class: "xv-title" }, t("exhibitShown", { name: msg.name || grant.exhibit.name,
       page: msg.page, pages: msg.page_count }));
     const hide = el("button", { type: "button", "data-action": "hide" }, t("exhibitHide"));
+    const pages = el("span", { class: "xv-pages", role: "group", hidden: true });
+    pages.append(el("button", { type: "button", "data-action": "page-prev" }), el("span", { class: "xv-page" }),
+      el("button", { type: "button", "data-action": "page-next" }),
+      el("button", { type: "button", "data-action": "stop-presenting", class: "danger" }));
+    pages.setAttribute("aria-label", t("exhibitShown", { name: msg.name || grant.exhibit.name, page: msg.page,
+      pages: msg.page_count }));
     const head = el("div", { class: "xv-head" });
-    head.append(title, hide);
+    head.append(title, pages, hide);
     let body;
     if (type === "application/pdf") {
       body = el("iframe", { src: pdfSrc(grant.url, msg.page), title: msg.name || "exhibit" });
@@ -222,5 +328,7 @@ export class ExhibitsPanel {
     this.view.dataset.mediaType = type;
     this.view.replaceChildren(head, body);
     this.view.hidden = false;
+    this.renderViewControls();
+    this.render();
   }
 }
