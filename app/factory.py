@@ -14,10 +14,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.services import Services, build_services, start_services, stop_services
 from app.settings import Settings, load_settings
+from docket.facts_sql import SqlFactRecords
 from docket.staff_sql import SqlHearingRooms, SqlStaffStore
 from hearing.api import ApiContext, staff_api_router
 from hearing.api.in_hearing import InHearingContext, in_hearing_router
 from hearing.staff_auth import StaffAuth
+from integrity.api import IntegrityContext, integrity_router
+from integrity.service import IntegrityService
+from integrity.signing import CodeSigner
+from points.api import PersonTokens, PointsContext, points_router
+from points.service import PointsService
+from points.store_sql import SqlPointsStore
 from recordings.local_http import local_objects_router
 from recordings.local_store import LocalObjectStore
 from signaling.edge import signaling_router
@@ -93,6 +100,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         court=services.court, records=services.records, tokens=services.tokens, exhibits=services.exhibits,
         transcripts=services.transcripts, hub=services.hub,
     )))
+    # The points exchange (多多评) reads facts and keeps its ledger on the register's engine.
+    points = PointsService(SqlFactRecords(services.court.engine, services.court.url),
+                           SqlPointsStore(services.court.engine, services.court.url))
+    app.state.points_tokens = PersonTokens.from_secret(settings.signing_secret())
+    app.include_router(points_router(PointsContext(points, services.court, services.audit, app.state.points_tokens,
+                                                   staff_auth, settings.base_url)))
+    # The integrity code (个人诚信码): facts on the register's engine; Ed25519 key kept under var/ (mode 0600).
+    integrity = IntegrityService(services.court, SqlFactRecords(services.court.engine, services.court.url),
+                                 CodeSigner.load_or_create(settings.integrity_signing_key_file
+                                                           or settings.var_dir / "integrity_signing_key.pem"))
+    app.include_router(integrity_router(IntegrityContext(integrity, services.court, staff_auth, settings.base_url)))
     if isinstance(services.objects, LocalObjectStore):
         app.include_router(local_objects_router(services.objects))
 
@@ -107,6 +125,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @app.get("/staff", include_in_schema=False)
     async def staff_page() -> FileResponse:
         return FileResponse(WEB_DIR / "staff.html", headers={"Cache-Control": "no-store"})
+
+    @app.get("/points", include_in_schema=False)
+    async def points_page() -> FileResponse:
+        return FileResponse(WEB_DIR / "points" / "index.html", headers={"Cache-Control": "no-store"})
+
+    @app.get("/integrity", include_in_schema=False)
+    async def integrity_page() -> FileResponse:
+        return FileResponse(WEB_DIR / "integrity" / "index.html")
 
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
     return app

@@ -73,6 +73,10 @@ class Settings(BaseSettings):
                                 description="The court's local time zone (IANA name), for times on transcripts")
     exhibit_max_mb: int = Field(50, alias="HEARING_EXHIBIT_MAX_MB", ge=1, le=2048,
                                 description="Largest exhibit file accepted, in MiB")
+    integrity_signing_key_file: Path | None = Field(
+        None, alias="INTEGRITY_SIGNING_KEY_FILE",
+        description="Ed25519 private key (PEM) that signs integrity codes; default var/integrity_signing_key.pem, "
+                    "created once (0600)")
     recording_segment_seconds: float = Field(2.0, ge=0.5, le=60,
                                              description="Target length of a recording segment, in seconds")
     log_level: str = Field("INFO", description="Python logging level")

@@ -1,0 +1,192 @@
+"""`FactRecords` on SQLAlchemy Core (async), over SQLite or PostgreSQL, sharing the court register's engine.
+
+`seq` is max + 1, taken inside a write transaction that writers enter one at a time (PostgreSQL: a table lock
+that readers ignore; SQLite: its single writer lock), under a unique constraint as a backstop. So seqs are
+gap-free and commit in order — a follower reading `facts_after(n)` cannot pass a fact that commits later with a
+smaller seq (as it could with a database sequence).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Row, func, select
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from docket.audit import PERSONAL_KEYS, AuditEvent, append_in, canonical_json
+from docket.court import InvalidRecord, NotFound
+from docket.facts import ConflictingFact, Fact, FactKind, NewFact
+from docket.records import RecordsError
+from docket.sql import display_url, parse_url
+from docket.tables import ID_LENGTH, persons
+from docket.tables_integrity import SOURCE_LENGTH, SOURCE_REF_LENGTH, litigation_facts
+from docket.transactions import transaction
+
+_SEQ_ATTEMPTS = 8
+MAX_DETAILS_BYTES = 4096
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _check_details(details: Any) -> str:
+    """Canonical JSON of `details`; refuse what would not compare equal after a round trip, or personal data."""
+    if not isinstance(details, dict):
+        try:
+            details = dict(details)
+        except (TypeError, ValueError):
+            raise InvalidRecord("fact details must be a JSON object (a mapping)") from None
+    for key in details:
+        if not isinstance(key, str):
+            raise InvalidRecord(f"fact detail key {key!r} must be a string")
+        if key in PERSONAL_KEYS:
+            raise InvalidRecord(f"fact details must not hold personal data ({key!r}); refer to people by id")
+    try:
+        text = canonical_json(details)
+    except (TypeError, ValueError) as exc:
+        raise InvalidRecord(f"fact details are not plain JSON ({exc})") from None
+    if json.loads(text) != details:
+        raise InvalidRecord("fact details must hold only JSON types (str, int, float, bool, null, list, object)")
+    if len(text.encode()) > MAX_DETAILS_BYTES:
+        raise InvalidRecord(f"fact details are over {MAX_DETAILS_BYTES} bytes; keep codes and ids, not documents")
+    return text
+
+
+def validate(fact: NewFact) -> tuple[FactKind, str]:
+    """Check a new fact as the register would; returns its kind and canonical details. InvalidRecord says why."""
+    try:
+        kind = FactKind(fact.kind)
+    except ValueError:
+        raise InvalidRecord(
+            f"fact kind {fact.kind!r} is not one of {', '.join(k.value for k in FactKind)}"
+        ) from None
+    for what, value, limit in (("person_id", fact.person_id, ID_LENGTH), ("source", fact.source, SOURCE_LENGTH),
+                               ("source_ref", fact.source_ref, SOURCE_REF_LENGTH)):
+        if not isinstance(value, str) or not value.strip() or value != value.strip() or len(value) > limit:
+            raise InvalidRecord(f"fact {what} must be 1 to {limit} characters without surrounding spaces")
+    if fact.case_number is not None and (
+        not isinstance(fact.case_number, str) or not fact.case_number.strip() or len(fact.case_number) > ID_LENGTH
+    ):
+        raise InvalidRecord(f"fact case_number must be 1 to {ID_LENGTH} characters, or None")
+    for what, value in (("occurred_on", fact.occurred_on), ("expires_on", fact.expires_on)):
+        # datetime is a date subclass; a time of day would be silently dropped, so refuse it.
+        if value is not None and (not isinstance(value, date) or isinstance(value, datetime)):
+            raise InvalidRecord(f"fact {what} must be a date (no time of day)")
+    if fact.occurred_on is None:
+        raise InvalidRecord("fact occurred_on is required")
+    if fact.expires_on is not None and fact.expires_on < fact.occurred_on:
+        raise InvalidRecord(f"fact expires_on {fact.expires_on} is before occurred_on {fact.occurred_on}")
+    return kind, _check_details(fact.details)
+
+
+def _fact(r: Row[Any]) -> Fact:
+    return Fact(
+        person_id=r.person_id, kind=FactKind(r.kind), occurred_on=r.occurred_on, source=r.source,
+        source_ref=r.source_ref, case_number=r.case_number, details=json.loads(r.details), expires_on=r.expires_on,
+        id=r.id, seq=int(r.seq), recorded_at=r.recorded_at,
+    )
+
+
+class SqlFactRecords:
+    """`FactRecords` over SQL: `SqlFactRecords(court.engine, court.url)`; the schema is migration 0009_integrity."""
+
+    def __init__(self, engine: AsyncEngine, url: str | URL | None = None) -> None:
+        self.engine = engine
+        # Only for error messages: the court's `url` is already the display form (password hidden).
+        self._url: URL = engine.url if url is None else (parse_url(url) if isinstance(url, str) else url)
+
+    def __repr__(self) -> str:
+        return f"SqlFactRecords({display_url(self._url)!r})"
+
+    def _tx(self, doing: str, *, write: bool = False) -> AbstractAsyncContextManager[AsyncConnection]:
+        return transaction(self.engine, self._url, doing, write=write)
+
+    async def add_fact(self, fact: NewFact, *, audit: AuditEvent | None = None) -> Fact:
+        return (await self.add_facts([fact], audit=audit))[0]
+
+    async def add_facts(self, facts: Sequence[NewFact], *, audit: AuditEvent | None = None) -> list[Fact]:
+        """Record several facts in one transaction: all or none (an import file). Each is idempotent as in
+        `add_fact`; `audit` is appended once, and only if at least one fact is new."""
+        checked = [(fact, *validate(fact)) for fact in facts]
+        for _ in range(_SEQ_ATTEMPTS):
+            try:
+                async with self._tx("recording litigation facts", write=True) as conn:
+                    if conn.dialect.name == "postgresql":
+                        # Writers queue here (readers do not): numbering never races. SQLite's BEGIN IMMEDIATE
+                        # already did the same.
+                        await conn.exec_driver_sql("LOCK TABLE litigation_facts IN SHARE ROW EXCLUSIVE MODE")
+                    stored = [await self._add_in(conn, fact, kind, details) for fact, kind, details in checked]
+                    if audit is not None and any(new for _, new in stored):
+                        await append_in(conn, audit)
+                    return [f for f, _ in stored]
+            except RecordsError as exc:
+                # A concurrent writer committed the same seq or (source, source_ref) first; the whole transaction
+                # rolled back, so try again: the next attempt numbers anew or finds the other writer's fact.
+                if isinstance(exc.__cause__, IntegrityError):
+                    continue
+                raise
+        raise RecordsError("could not number litigation facts under contention; try again")
+
+    async def _add_in(self, conn: AsyncConnection, fact: NewFact, kind: FactKind, details: str) -> tuple[Fact, bool]:
+        existing = (await conn.execute(select(litigation_facts).where(
+            litigation_facts.c.source == fact.source, litigation_facts.c.source_ref == fact.source_ref,
+        ))).first()
+        if existing is not None:
+            stored = _fact(existing)
+            if stored.same_content(fact):
+                return stored, False
+            raise ConflictingFact(fact.source, fact.source_ref, stored.id)
+        if (await conn.execute(select(persons.c.id).where(persons.c.id == fact.person_id))).first() is None:
+            raise NotFound("person", fact.person_id)
+        seq = int((await conn.execute(select(func.coalesce(func.max(litigation_facts.c.seq), 0)))).scalar_one()) + 1
+        fact_id = uuid.uuid4().hex
+        await conn.execute(litigation_facts.insert().values(
+            id=fact_id, seq=seq, person_id=fact.person_id, kind=kind.value, occurred_on=fact.occurred_on,
+            source=fact.source, source_ref=fact.source_ref, case_number=fact.case_number, details=details,
+            expires_on=fact.expires_on, recorded_at=_now(),
+        ))
+        row = (await conn.execute(select(litigation_facts).where(litigation_facts.c.id == fact_id))).one()
+        return _fact(row), True
+
+    async def find_fact(self, source: str, source_ref: str) -> Fact | None:
+        async with self._tx("reading a litigation fact") as conn:
+            row = (await conn.execute(select(litigation_facts).where(
+                litigation_facts.c.source == source, litigation_facts.c.source_ref == source_ref))).first()
+        return None if row is None else _fact(row)
+
+    async def facts_of(self, person_id: str) -> list[Fact]:
+        async with self._tx("reading a person's litigation facts") as conn:
+            rows = await conn.execute(
+                select(litigation_facts).where(litigation_facts.c.person_id == person_id)
+                .order_by(litigation_facts.c.occurred_on, litigation_facts.c.seq)
+            )
+            return [_fact(r) for r in rows]
+
+    async def facts_after(self, seq: int, limit: int = 1000) -> list[Fact]:
+        if limit < 1:
+            raise InvalidRecord("limit must be at least 1")
+        async with self._tx("reading new litigation facts") as conn:
+            rows = await conn.execute(
+                select(litigation_facts).where(litigation_facts.c.seq > seq)
+                .order_by(litigation_facts.c.seq).limit(limit)
+            )
+            return [_fact(r) for r in rows]
+
+    async def get_fact(self, fact_id: str) -> Fact:
+        async with self._tx(f"reading fact {fact_id!r}") as conn:
+            row = (await conn.execute(select(litigation_facts).where(litigation_facts.c.id == fact_id))).first()
+        if row is None:
+            raise NotFound("fact", fact_id)
+        return _fact(row)
+
+    async def last_seq(self) -> int:
+        async with self._tx("reading the last fact seq") as conn:
+            return int((await conn.execute(select(func.coalesce(func.max(litigation_facts.c.seq), 0)))).scalar_one())

@@ -1,0 +1,493 @@
+"""The integrity service: the thin shell around the pure rules (integrity.rules) and the facts register.
+
+It recomputes a person's code when asked and when facts change, keeps a snapshot of each distinct result (the
+person's history), answers agency queries (scope + stated purpose + rate limit; colour, validity and a signed
+verification code only — never case details), and runs appeals and repair requests (信用修复) to a judge's
+decision. Every query, appeal, decision and access link is written to the hash-chained audit log in the same
+transaction as its row. It reads docket/ only (never hearing/): app/ hands it the register, facts and signing key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from enum import StrEnum
+from time import time_ns
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from docket.audit import AuditEvent, append_in
+from docket.court import CourtRecords, InvalidRecord, NotFound
+from docket.facts import Fact, FactKind, NewFact
+from docket.facts_sql import SqlFactRecords
+from docket.tables_integrity import (
+    integrity_access_tokens,
+    integrity_agencies,
+    integrity_appeals,
+    integrity_codes,
+    integrity_queries,
+    litigation_facts,
+)
+from docket.transactions import transaction
+from integrity.rules import IntegrityResult, Reason, compute
+from integrity.signing import CodeSigner
+
+COURT_SOURCE = "court"
+MAX_PURPOSE = 500
+MIN_PURPOSE = 4
+MAX_APPEAL_TEXT = 4000
+MAX_EVIDENCE_ITEMS = 20
+ACCESS_TTL = timedelta(days=7)
+AUDIT_ROLE_AGENCY = "agency"
+AUDIT_ROLE_PERSON = "person"
+AUDIT_ROLE_SYSTEM = "system"
+
+
+class AgencyScope(StrEnum):
+    """What an agency may check codes for; each query names one, which the agency must hold."""
+
+    PROCUREMENT = "procurement"  # 政府采购: bidders for public contracts
+    SUBSIDY = "subsidy"  # 补贴: applicants for public subsidies
+    LICENSING = "licensing"  # 行政许可: licence applicants
+    HIRING = "hiring"  # 公职招录: candidates for public posts
+
+
+class AppealKind(StrEnum):
+    APPEAL = "appeal"  # 异议: a fact is wrong
+    REPAIR = "repair"  # 信用修复: obligations are now performed; end a reason early
+
+
+class AppealStatus(StrEnum):
+    PENDING = "pending"
+    GRANTED = "granted"
+    REFUSED = "refused"
+
+
+class IntegrityRefused(ValueError):
+    """A request the service refuses; `code` is stable for the API, the message says what to do."""
+
+    code = "refused"
+    status = 400
+
+
+class PurposeMissing(IntegrityRefused):
+    code, status = "purpose_missing", 422
+
+
+class ScopeDenied(IntegrityRefused):
+    code, status = "scope_denied", 403
+
+
+class AgencyUnknown(IntegrityRefused):
+    code, status = "agency_unknown", 401
+
+
+class AccessDenied(IntegrityRefused):
+    code, status = "access_denied", 401
+
+
+class AlreadyDecided(IntegrityRefused):
+    code, status = "already_decided", 409
+
+
+class RateLimited(IntegrityRefused):
+    code, status = "rate_limited", 429
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(slots=True)
+class _Bucket:
+    """A token bucket (the same idea as signaling.ratelimit, kept here so integrity/ depends on docket/ only)."""
+
+    rate: float
+    burst: float
+    tokens: float
+    last: float
+
+    def take(self, now: float) -> float:
+        """0 if allowed, else seconds until a token is available."""
+        self.tokens = min(self.burst, self.tokens + max(0.0, now - self.last) * self.rate)
+        self.last = now
+        if self.tokens >= 1.0 - 1e-9:
+            self.tokens = max(0.0, self.tokens - 1.0)
+            return 0.0
+        return (1.0 - self.tokens) / self.rate
+
+
+@dataclass(frozen=True, slots=True)
+class Agency:
+    id: str
+    name: str
+    scopes: frozenset[AgencyScope]
+    created_at: datetime
+    disabled_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CodeView:
+    """A person's current code as they see it (agencies see only colour, valid_until and token)."""
+
+    person_id: str
+    colour: str | None
+    score: int | None
+    reasons: tuple[Reason, ...]
+    not_scored: str | None
+    valid_until: datetime
+    ruleset_version: str
+    computed_at: datetime
+    token: str
+    facts_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueryAnswer:
+    colour: str  # "none" for a person who is not scored
+    valid_until: datetime
+    verification_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueryRecord:
+    id: str
+    agency_id: str
+    agency_name: str
+    scope: str
+    purpose: str
+    colour: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Appeal:
+    id: str
+    person_id: str
+    kind: AppealKind
+    text: str
+    evidence: tuple[str, ...]
+    fact_ids: tuple[str, ...]
+    status: AppealStatus
+    filed_at: datetime
+    decided_by: str | None = None
+    decision: str | None = None
+    decided_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    colour: str | None
+    score: int | None
+    reasons: list[dict[str, Any]]
+    ruleset_version: str
+    trigger: str
+    computed_at: datetime
+    valid_until: datetime
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _reasons_json(reasons: Sequence[Reason]) -> list[dict[str, Any]]:
+    return [{"code": r.code.value, "points": r.points, "case_numbers": list(r.case_numbers),
+             "fact_ids": list(r.fact_ids), "expires_on": r.expires_on.isoformat() if r.expires_on else None,
+             "forces": r.forces.value if r.forces else None} for r in reasons]
+
+
+def _appeal(r: Any) -> Appeal:
+    return Appeal(r.id, r.person_id, AppealKind(r.kind), r.text, tuple(json.loads(r.evidence)),
+                  tuple(json.loads(r.fact_ids)), AppealStatus(r.status), r.filed_at, r.decided_by, r.decision,
+                  r.decided_at)
+
+
+class IntegrityService:
+    def __init__(self, court: CourtRecords, facts: SqlFactRecords, signer: CodeSigner, *,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 monotonic: Callable[[], float] | None = None,
+                 query_rate: float = 0.5, query_burst: int = 20) -> None:
+        self.court = court
+        self.facts = facts
+        self.signer = signer
+        self._clock = clock
+        self._monotonic = monotonic or (lambda: self._clock().timestamp())
+        self._rate, self._burst = query_rate, query_burst
+        self._buckets: dict[str, _Bucket] = {}
+        self._followed_seq: int | None = None
+
+    def _tx(self, doing: str, *, write: bool = False) -> Any:
+        return transaction(self.facts.engine, self.facts._url, doing, write=write)
+
+    # ---- codes ----------------------------------------------------------------------------------------
+
+    async def _excluded_facts(self, conn: AsyncConnection, person_id: str) -> set[str]:
+        rows = await conn.execute(select(integrity_appeals.c.fact_ids).where(
+            integrity_appeals.c.person_id == person_id, integrity_appeals.c.status == AppealStatus.GRANTED.value))
+        return {fid for r in rows for fid in json.loads(r.fact_ids)}
+
+    async def code(self, person_id: str, *, trigger: str = "viewed") -> CodeView:
+        """The person's code now: computed from their facts (minus those set aside by granted appeals), stored as
+        a snapshot when it differs from the last one, and signed. NotFound for an unknown person."""
+        person = await self.court.get_person(person_id)
+        facts = await self.facts.facts_of(person_id)
+        now = self._clock()
+        async with self._tx("reading granted appeals") as conn:
+            excluded = await self._excluded_facts(conn, person_id)
+        result = compute([f for f in facts if f.id not in excluded], person.birth_date, now.date())
+        facts_seq = max((f.seq for f in facts), default=0)
+        await self._snapshot(person_id, result, facts_seq, trigger, now)
+        return self._view(person_id, result, facts_seq, now)
+
+    def _view(self, person_id: str, result: IntegrityResult, facts_seq: int, now: datetime) -> CodeView:
+        valid_until = datetime.combine(result.valid_until, time(0), UTC)
+        token = self.signer.issue(person_id=person_id, colour=result.colour, ruleset_version=result.ruleset_version,
+                                  issued_at=now, expires_at=valid_until)
+        return CodeView(person_id, result.colour.value if result.colour else None, result.score, result.reasons,
+                        result.not_scored.value if result.not_scored else None, valid_until, result.ruleset_version,
+                        now, token, facts_seq)
+
+    async def _snapshot(self, person_id: str, result: IntegrityResult, facts_seq: int, trigger: str,
+                        now: datetime) -> None:
+        reasons = json.dumps(_reasons_json(result.reasons), sort_keys=True)
+        colour = result.colour.value if result.colour else None
+        async with self._tx("recording an integrity code", write=True) as conn:
+            last = (await conn.execute(
+                select(integrity_codes).where(integrity_codes.c.person_id == person_id)
+                .order_by(integrity_codes.c.computed_at.desc(), integrity_codes.c.id.desc()).limit(1))).first()
+            if last is not None and (last.colour, last.score, last.reasons, last.ruleset_version) == (
+                    colour, result.score, reasons, result.ruleset_version) and trigger == "viewed":
+                return
+            await conn.execute(integrity_codes.insert().values(
+                # Sorts by creation (wall-clock ns first) so snapshots with the same computed_at keep their order.
+                id=f"{time_ns():016x}{uuid.uuid4().hex[:16]}",
+                person_id=person_id, colour=colour, score=result.score, reasons=reasons,
+                ruleset_version=result.ruleset_version, facts_seq=facts_seq, trigger=trigger[:64], computed_at=now,
+                valid_until=datetime.combine(result.valid_until, time(0), UTC),
+            ))
+
+    async def history(self, person_id: str, limit: int = 50) -> list[Snapshot]:
+        async with self._tx("reading integrity code history") as conn:
+            rows = await conn.execute(
+                select(integrity_codes).where(integrity_codes.c.person_id == person_id)
+                .order_by(integrity_codes.c.computed_at.desc(), integrity_codes.c.id.desc()).limit(limit))
+            return [Snapshot(r.colour, r.score, json.loads(r.reasons), r.ruleset_version, r.trigger, r.computed_at,
+                             r.valid_until) for r in rows]
+
+    async def record_fact(self, fact: NewFact, *, actor_id: str, actor_role: str) -> tuple[Fact, CodeView]:
+        """Record a fact (audited) and recompute its person's code at once."""
+        stored = await self.facts.add_fact(fact, audit=AuditEvent(
+            actor_id, actor_role, "integrity.fact_recorded", f"person:{fact.person_id}",
+            {"source": fact.source, "source_ref": fact.source_ref, "kind": str(fact.kind)}))
+        return stored, await self.code(fact.person_id, trigger=f"fact:{stored.id}")
+
+    async def follow_facts(self) -> list[str]:
+        """Recompute the codes of everyone with facts recorded since the last call (by any writer: imports,
+        hearing/ writing judgments, another instance). Returns the person ids recomputed."""
+        if self._followed_seq is None:
+            async with self._tx("reading the last recomputed fact") as conn:
+                self._followed_seq = int((await conn.execute(
+                    select(func.coalesce(func.max(integrity_codes.c.facts_seq), 0)))).scalar_one())
+        people: list[str] = []
+        while True:
+            batch = await self.facts.facts_after(self._followed_seq)
+            if not batch:
+                return people
+            for person_id in dict.fromkeys(f.person_id for f in batch):
+                await self.code(person_id, trigger="facts_changed")
+                people.append(person_id)
+            self._followed_seq = batch[-1].seq
+
+    async def sync_case_parties(self, person_id: str, *, actor_id: str) -> int:
+        """Record a `party_to_case` fact for each register case the person is a party to (idempotent)."""
+        added = 0
+        for case in await self.court.list_cases():
+            if any(p.person_id == person_id for p in case.parties):
+                before = await self.facts.find_fact(COURT_SOURCE, f"party:{case.id}:{person_id}")
+                if before is None:
+                    await self.facts.add_fact(NewFact(person_id, FactKind.PARTY_TO_CASE, case.created_at.date(),
+                                                      COURT_SOURCE, f"party:{case.id}:{person_id}", case.case_number))
+                    added += 1
+        return added
+
+    # ---- agencies ------------------------------------------------------------------------------------
+
+    async def create_agency(self, name: str, scopes: Sequence[str], *, actor_id: str,
+                            actor_role: str = "staff") -> tuple[Agency, str]:
+        """A new agency account and its API key (shown once; only its SHA-256 is kept)."""
+        if not name.strip():
+            raise InvalidRecord("an agency needs a name")
+        try:
+            wanted = frozenset(AgencyScope(s) for s in scopes)
+        except ValueError:
+            raise InvalidRecord(f"scopes must be among {', '.join(s.value for s in AgencyScope)}") from None
+        if not wanted:
+            raise InvalidRecord("give the agency at least one scope")
+        key = "ica_" + secrets.token_urlsafe(32)
+        agency = Agency(uuid.uuid4().hex, name.strip(), wanted, self._clock())
+        async with self._tx("creating an agency", write=True) as conn:
+            await conn.execute(integrity_agencies.insert().values(
+                id=agency.id, name=agency.name, scopes=" ".join(sorted(wanted)), key_hash=_digest(key),
+                created_at=agency.created_at))
+            await append_in(conn, AuditEvent(actor_id, actor_role, "integrity.agency_created", f"agency:{agency.id}",
+                                             {"scopes": sorted(wanted)}))
+        return agency, key
+
+    async def authenticate_agency(self, api_key: str) -> Agency:
+        async with self._tx("checking an agency key") as conn:
+            row = (await conn.execute(select(integrity_agencies).where(
+                integrity_agencies.c.key_hash == _digest(api_key or "")))).first()
+        if row is None or row.disabled_at is not None:
+            raise AgencyUnknown("the agency API key is not valid; ask the court for a key")
+        return Agency(row.id, row.name, frozenset(AgencyScope(s) for s in row.scopes.split()), row.created_at,
+                      row.disabled_at)
+
+    async def query(self, agency: Agency, person_id: str, scope: str, purpose: str) -> QueryAnswer:
+        """An agency's check of one person: colour, validity and a signed code only. Refusals change nothing."""
+        purpose = (purpose or "").strip()
+        if len(purpose) < MIN_PURPOSE or len(purpose) > MAX_PURPOSE:
+            raise PurposeMissing(f"state the purpose of the query ({MIN_PURPOSE} to {MAX_PURPOSE} characters), "
+                                 "e.g. the application or tender it is for")
+        try:
+            wanted = AgencyScope(scope)
+        except ValueError:
+            raise ScopeDenied(f"scope {scope!r} is not one of {', '.join(s.value for s in AgencyScope)}") from None
+        if wanted not in agency.scopes:
+            raise ScopeDenied(f"agency {agency.id} does not hold scope {wanted.value!r}; its scopes are "
+                              f"{', '.join(sorted(agency.scopes))} — ask the court to extend them")
+        bucket = self._buckets.setdefault(agency.id, _Bucket(self._rate, self._burst, self._burst,
+                                                             self._monotonic()))
+        wait = bucket.take(self._monotonic())
+        if wait:
+            raise RateLimited(f"too many queries from agency {agency.id}; retry in {wait:.0f} s", wait)
+        view = await self.code(person_id, trigger="queried")  # NotFound for an unknown person
+        now = self._clock()
+        colour = view.colour or "none"
+        async with self._tx("recording an agency query", write=True) as conn:
+            query_id = uuid.uuid4().hex
+            entry = await append_in(conn, AuditEvent(
+                agency.id, AUDIT_ROLE_AGENCY, "integrity.queried", f"person:{person_id}",
+                {"agency_id": agency.id, "person_id": person_id, "query_id": query_id, "scope": wanted.value,
+                 "purpose": purpose, "colour": colour}), at=now)
+            await conn.execute(integrity_queries.insert().values(
+                id=query_id, agency_id=agency.id, person_id=person_id, scope=wanted.value, purpose=purpose,
+                colour=view.colour, at=now, audit_seq=entry.seq))
+        return QueryAnswer(colour, view.valid_until, view.token)
+
+    async def queries_of(self, person_id: str, limit: int = 100) -> list[QueryRecord]:
+        """Who checked this person's code, when and why: the person's right to know."""
+        async with self._tx("reading agency queries") as conn:
+            rows = await conn.execute(
+                select(integrity_queries, integrity_agencies.c.name.label("agency_name"))
+                .join(integrity_agencies, integrity_agencies.c.id == integrity_queries.c.agency_id)
+                .where(integrity_queries.c.person_id == person_id)
+                .order_by(integrity_queries.c.at.desc(), integrity_queries.c.id).limit(limit))
+            return [QueryRecord(r.id, r.agency_id, r.agency_name, r.scope, r.purpose, r.colour, r.at) for r in rows]
+
+    # ---- person access ---------------------------------------------------------------------------------
+
+    async def issue_access(self, person_id: str, *, staff_id: str, ttl: timedelta = ACCESS_TTL) -> str:
+        """An access token a clerk hands the person (as a link) so they can see their own code."""
+        await self.court.get_person(person_id)
+        token = "ipa_" + secrets.token_urlsafe(32)
+        now = self._clock()
+        async with self._tx("issuing an integrity access link", write=True) as conn:
+            await conn.execute(integrity_access_tokens.insert().values(
+                token_hash=_digest(token), person_id=person_id, issued_by=staff_id, issued_at=now,
+                expires_at=now + ttl))
+            await append_in(conn, AuditEvent(staff_id, "staff", "integrity.access_issued", f"person:{person_id}",
+                                             {"expires_in_s": int(ttl.total_seconds())}))
+        return token
+
+    async def person_for_access(self, token: str) -> str:
+        async with self._tx("checking an integrity access link") as conn:
+            row = (await conn.execute(select(integrity_access_tokens).where(
+                integrity_access_tokens.c.token_hash == _digest(token or "")))).first()
+        if row is None or row.expires_at <= self._clock():
+            raise AccessDenied("this access link is not valid or has expired; ask the court for a new one")
+        return str(row.person_id)
+
+    # ---- appeals and repair --------------------------------------------------------------------------
+
+    async def file_appeal(self, person_id: str, kind: str, text: str, *, evidence: Sequence[str] = (),
+                          fact_ids: Sequence[str] = ()) -> Appeal:
+        try:
+            appeal_kind = AppealKind(kind)
+        except ValueError:
+            raise InvalidRecord(f"kind must be one of {', '.join(k.value for k in AppealKind)}") from None
+        text = (text or "").strip()
+        if not text or len(text) > MAX_APPEAL_TEXT:
+            raise InvalidRecord(f"explain the appeal in 1 to {MAX_APPEAL_TEXT} characters")
+        items = [e.strip() for e in evidence if e and e.strip()]
+        if len(items) > MAX_EVIDENCE_ITEMS or any(len(e) > 1000 for e in items):
+            raise InvalidRecord(f"give at most {MAX_EVIDENCE_ITEMS} evidence items of up to 1000 characters each")
+        await self.court.get_person(person_id)
+        own = {f.id for f in await self.facts.facts_of(person_id)}
+        stray = [f for f in fact_ids if f not in own]
+        if stray:
+            raise InvalidRecord(f"fact(s) {', '.join(stray)} are not facts of this person; pick from your reasons")
+        appeal = Appeal(uuid.uuid4().hex, person_id, appeal_kind, text, tuple(items), tuple(dict.fromkeys(fact_ids)),
+                        AppealStatus.PENDING, self._clock())
+        async with self._tx("filing an appeal", write=True) as conn:
+            await conn.execute(integrity_appeals.insert().values(
+                id=appeal.id, person_id=person_id, kind=appeal_kind.value, text=text, evidence=json.dumps(items),
+                fact_ids=json.dumps(list(appeal.fact_ids)), status=appeal.status.value, filed_at=appeal.filed_at))
+            await append_in(conn, AuditEvent(person_id, AUDIT_ROLE_PERSON, "integrity.appeal_filed",
+                                             f"appeal:{appeal.id}", {"kind": appeal_kind.value,
+                                                                     "fact_ids": list(appeal.fact_ids)}))
+        return appeal
+
+    async def appeals(self, *, status: AppealStatus | None = AppealStatus.PENDING,
+                      person_id: str | None = None) -> list[Appeal]:
+        query = select(integrity_appeals).order_by(integrity_appeals.c.filed_at, integrity_appeals.c.id)
+        if status is not None:
+            query = query.where(integrity_appeals.c.status == status.value)
+        if person_id is not None:
+            query = query.where(integrity_appeals.c.person_id == person_id)
+        async with self._tx("listing appeals") as conn:
+            return [_appeal(r) for r in await conn.execute(query)]
+
+    async def get_appeal(self, appeal_id: str) -> Appeal:
+        async with self._tx("reading an appeal") as conn:
+            row = (await conn.execute(select(integrity_appeals).where(integrity_appeals.c.id == appeal_id))).first()
+        if row is None:
+            raise NotFound("appeal", appeal_id)
+        return _appeal(row)
+
+    async def decide(self, appeal_id: str, *, judge_id: str, grant: bool, decision: str) -> tuple[Appeal, CodeView]:
+        """A judge's decision; granting sets the appeal's facts aside. The code is recomputed and both audited."""
+        decision = (decision or "").strip()
+        if not decision or len(decision) > MAX_APPEAL_TEXT:
+            raise InvalidRecord(f"give the reasons for the decision in 1 to {MAX_APPEAL_TEXT} characters")
+        status = AppealStatus.GRANTED if grant else AppealStatus.REFUSED
+        now = self._clock()
+        async with self._tx("deciding an appeal", write=True) as conn:
+            row = (await conn.execute(select(integrity_appeals).where(integrity_appeals.c.id == appeal_id))).first()
+            if row is None:
+                raise NotFound("appeal", appeal_id)
+            changed = await conn.execute(update(integrity_appeals).where(
+                integrity_appeals.c.id == appeal_id, integrity_appeals.c.status == AppealStatus.PENDING.value,
+            ).values(status=status.value, decided_by=judge_id, decision=decision, decided_at=now))
+            if changed.rowcount != 1:
+                raise AlreadyDecided(f"appeal {appeal_id} was already decided ({row.status})")
+            await append_in(conn, AuditEvent(judge_id, "judge", "integrity.appeal_decided", f"appeal:{appeal_id}",
+                                             {"person_id": row.person_id, "outcome": status.value,
+                                              "fact_ids": json.loads(row.fact_ids)}), at=now)
+        appeal = await self.get_appeal(appeal_id)
+        view = await self.code(appeal.person_id, trigger=f"appeal:{appeal_id}")
+        async with self._tx("auditing a recomputation", write=True) as conn:
+            await append_in(conn, AuditEvent(judge_id, "judge", "integrity.recomputed", f"person:{appeal.person_id}",
+                                             {"appeal_id": appeal_id, "colour": view.colour or "none",
+                                              "score": view.score, "ruleset_version": view.ruleset_version}))
+        return appeal, view
+
+    async def last_fact_seq(self) -> int:
+        async with self._tx("reading the last fact seq") as conn:
+            return int((await conn.execute(select(func.coalesce(func.max(litigation_facts.c.seq), 0)))).scalar_one())

@@ -1,0 +1,192 @@
+"""The integrity service on SQLite and PostgreSQL: agency scopes and purpose, audit per query, rate limit, appeals."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from docket.court import InvalidRecord, NewCase, NewPerson, NotFound, Party, PartySide
+from docket.court_sql import SqlCourtRecords, open_court_records
+from docket.facts import FactKind, NewFact
+from docket.facts_sql import SqlFactRecords
+from integrity.service import (
+    AccessDenied,
+    AgencyUnknown,
+    AlreadyDecided,
+    AppealStatus,
+    IntegrityService,
+    PurposeMissing,
+    RateLimited,
+    ScopeDenied,
+)
+from integrity.signing import CodeSigner, verify
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def court_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'court.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+async def court(court_url: str) -> AsyncIterator[SqlCourtRecords]:
+    db = await open_court_records(court_url, id_hash_iterations=1_000)
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def service(court: SqlCourtRecords, clock: Clock) -> IntegrityService:
+    return IntegrityService(court, SqlFactRecords(court.engine, court.url), CodeSigner.generate(), clock=clock,
+                            query_rate=1.0, query_burst=3)
+
+
+async def _adult(court: SqlCourtRecords) -> str:
+    return (await court.create_person(NewPerson("张三", birth_date=date(1980, 1, 1)))).id
+
+
+async def test_agency_query_needs_scope_and_purpose_and_is_audited(service: IntegrityService,
+                                                                   court: SqlCourtRecords, clock: Clock) -> None:
+    person = await _adult(court)
+    await service.facts.add_fact(NewFact(person, FactKind.ENFORCEMENT_OPENED, date(2026, 2, 1), "city-exchange",
+                                         "X-1", "(2026)示例执1号"))
+    agency, key = await service.create_agency("市住建局", ["subsidy"], actor_id="admin-1")
+    assert (await service.authenticate_agency(key)).id == agency.id
+    with pytest.raises(AgencyUnknown):
+        await service.authenticate_agency(key + "x")
+    audit_before = len(await court.audit.entries(limit=1000))
+
+    for scope, purpose, error in (("subsidy", "", PurposeMissing), ("subsidy", "  ", PurposeMissing),
+                                  ("hiring", "post 12 application", ScopeDenied),
+                                  ("everything", "post 12 application", ScopeDenied)):
+        with pytest.raises(error):
+            await service.query(agency, person, scope, purpose)
+    with pytest.raises(NotFound):
+        await service.query(agency, "nobody", "subsidy", "housing subsidy application 7")
+    assert await service.queries_of(person) == []
+    assert len(await court.audit.entries(limit=1000)) == audit_before  # refusals change nothing
+
+    answer = await service.query(agency, person, "subsidy", "housing subsidy application 7")
+    assert answer.colour == "yellow"
+    claims = verify(answer.verification_code, service.signer.public_pem(), clock.now)
+    assert claims.colour == "yellow" and claims.expires_at == answer.valid_until
+    assert "示例" not in answer.verification_code and person not in answer.verification_code
+
+    entries = await court.audit.entries(limit=1000)
+    queried = [e for e in entries if e.action == "integrity.queried"]
+    assert len(queried) == 1 and queried[0].actor_id == agency.id
+    assert queried[0].details == {"agency_id": agency.id, "person_id": person, "query_id": queried[0].details[
+        "query_id"], "scope": "subsidy", "purpose": "housing subsidy application 7", "colour": "yellow"}
+    assert await court.audit.verify() is None
+    seen = await service.queries_of(person)
+    assert [(q.agency_id, q.agency_name, q.scope, q.colour) for q in seen] == [(agency.id, "市住建局", "subsidy",
+                                                                                "yellow")]
+
+
+async def test_queries_are_rate_limited_per_agency(service: IntegrityService, court: SqlCourtRecords,
+                                                   clock: Clock) -> None:
+    person = await _adult(court)
+    a, _ = await service.create_agency("A", ["hiring"], actor_id="admin-1")
+    b, _ = await service.create_agency("B", ["hiring"], actor_id="admin-1")
+    for _ in range(3):
+        await service.query(a, person, "hiring", "candidate check 1")
+    with pytest.raises(RateLimited) as info:
+        await service.query(a, person, "hiring", "candidate check 1")
+    assert info.value.retry_after > 0
+    await service.query(b, person, "hiring", "candidate check 2")  # another agency has its own bucket
+    clock.now += timedelta(seconds=1)
+    await service.query(a, person, "hiring", "candidate check 3")
+    assert len(await service.queries_of(person)) == 5
+    assert await court.audit.verify() is None
+
+
+async def test_minors_are_answered_without_a_colour(service: IntegrityService, court: SqlCourtRecords) -> None:
+    minor = (await court.create_person(NewPerson("小明", birth_date=date(2012, 5, 1)))).id
+    await service.facts.add_fact(NewFact(minor, FactKind.DEFAULTER_LISTED, date(2026, 2, 1), "city-exchange", "m1"))
+    view = await service.code(minor)
+    assert view.colour is None and view.score is None and view.reasons == () and view.not_scored == "minor"
+    agency, _ = await service.create_agency("A", ["hiring"], actor_id="admin-1")
+    assert (await service.query(agency, minor, "hiring", "candidate check")).colour == "none"
+
+
+async def test_appeal_flow_is_recorded_and_recomputes(service: IntegrityService, court: SqlCourtRecords) -> None:
+    person = await _adult(court)
+    listed, view = await service.record_fact(
+        NewFact(person, FactKind.DEFAULTER_LISTED, date(2026, 3, 1), "city-exchange", "D-1", "(2026)示例执9号"),
+        actor_id="import-1", actor_role="staff")
+    assert view.colour == "red" and view.reasons[0].fact_ids == (listed.id,)
+    with pytest.raises(InvalidRecord):
+        await service.file_appeal(person, "appeal", "not me", fact_ids=["someone-elses-fact"])
+    with pytest.raises(InvalidRecord):
+        await service.file_appeal(person, "complaint", "not me")
+    appeal = await service.file_appeal(person, "appeal", "The debt was paid in 2025.",
+                                       evidence=["exhibits/receipt-1.pdf"], fact_ids=[listed.id])
+    assert [a.id for a in await service.appeals()] == [appeal.id]
+
+    refused = await service.file_appeal(person, "repair", "Please lift it early.")
+    decided, after = await service.decide(refused.id, judge_id="judge-1", grant=False, decision="No evidence.")
+    assert decided.status is AppealStatus.REFUSED and after.colour == "red"
+
+    decided, after = await service.decide(appeal.id, judge_id="judge-1", grant=True, decision="Receipt verified.")
+    assert decided.status is AppealStatus.GRANTED and decided.decided_by == "judge-1"
+    assert after.colour == "green" and after.reasons == ()
+    with pytest.raises(AlreadyDecided):
+        await service.decide(appeal.id, judge_id="judge-2", grant=False, decision="again")
+    with pytest.raises(NotFound):
+        await service.decide("nope", judge_id="judge-1", grant=True, decision="x")
+    assert await service.appeals() == []
+
+    history = await service.history(person)
+    assert [h.colour for h in history][:1] == ["green"] and history[0].trigger == f"appeal:{appeal.id}"
+    assert "red" in [h.colour for h in history]
+    actions = [e.action for e in await court.audit.entries(limit=1000)]
+    for action in ("integrity.fact_recorded", "integrity.appeal_filed", "integrity.appeal_decided",
+                   "integrity.recomputed"):
+        assert action in actions
+    assert await court.audit.verify() is None
+
+
+async def test_codes_follow_new_facts_and_case_parties(service: IntegrityService, court: SqlCourtRecords) -> None:
+    person = await _adult(court)
+    await court.create_case(NewCase("(2026)示例民初5号", "loan", [Party(person, PartySide.DEFENDANT)]))
+    assert await service.sync_case_parties(person, actor_id="clerk-1") == 1
+    assert await service.sync_case_parties(person, actor_id="clerk-1") == 0
+    assert await service.follow_facts() == [person]
+    assert (await service.history(person))[0].colour == "green"
+    await service.facts.add_fact(NewFact(person, FactKind.SPENDING_RESTRICTION, date(2026, 5, 1), "court", "sr-1",
+                                         "(2026)示例民初5号"))
+    assert await service.follow_facts() == [person]
+    assert (await service.history(person))[0].colour == "yellow"
+    assert await service.follow_facts() == []
+
+
+async def test_person_access_links(service: IntegrityService, court: SqlCourtRecords, clock: Clock) -> None:
+    person = await _adult(court)
+    token = await service.issue_access(person, staff_id="clerk-1")
+    assert await service.person_for_access(token) == person
+    with pytest.raises(AccessDenied):
+        await service.person_for_access(token[:-1])
+    clock.now += timedelta(days=8)
+    with pytest.raises(AccessDenied):
+        await service.person_for_access(token)
+    with pytest.raises(NotFound):
+        await service.issue_access("nobody", staff_id="clerk-1")

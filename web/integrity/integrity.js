@@ -1,0 +1,119 @@
+// Integrity code pages: the person's code, the agency query and the judges' appeal queue.
+// User-supplied text is only ever set with textContent; the QR is the server's own SVG.
+"use strict";
+const IntegrityPages = (() => {
+  const $ = (id) => document.getElementById(id);
+  const COLOURS = { green: "绿 green", yellow: "黄 yellow", red: "红 red", none: "不评 not scored" };
+
+  async function call(path, options = {}) {
+    const response = await fetch(`/api/integrity${path}`, { credentials: "same-origin", ...options });
+    const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
+    if (!response.ok) throw new Error(body?.message || `request failed (${response.status})`);
+    return body;
+  }
+
+  function row(table, cells) {
+    const tr = document.createElement("tr");
+    for (const cell of cells) {
+      const td = document.createElement("td");
+      if (cell instanceof Node) td.append(cell); else td.textContent = cell ?? "";
+      tr.append(td);
+    }
+    $(table).querySelector("tbody").append(tr);
+  }
+
+  function badge(colour) {
+    const el = $("colour");
+    el.className = `badge ${colour || "none"}`;
+    el.textContent = COLOURS[colour || "none"];
+  }
+
+  async function person() {
+    const access = new URLSearchParams(location.hash.slice(1)).get("access");
+    if (!access) { $("status").textContent = "Open the link the court gave you."; return; }
+    const headers = { "X-Integrity-Access": access };
+    const disputed = new Set();
+    try {
+      const code = await call("/me", { headers });
+      const activity = await call("/me/activity", { headers });
+      badge(code.colour);
+      $("score").textContent = code.score ?? "—";
+      $("valid").textContent = new Date(code.valid_until).toLocaleString();
+      $("ruleset").textContent = code.ruleset_version;
+      $("qr").innerHTML = code.qr_svg;
+      $("token").textContent = code.verification_code;
+      for (const r of code.reasons) {
+        const box = document.createElement("input");
+        box.type = "checkbox";
+        box.onchange = () => r.fact_ids.forEach((id) => (box.checked ? disputed.add(id) : disputed.delete(id)));
+        row("reasons", [r.code, r.points, r.case_numbers.join(", "), r.expires_on || "until lifted", box]);
+      }
+      for (const q of activity.queries) {
+        row("queries", [new Date(q.at).toLocaleString(), q.agency, q.scope, q.purpose, q.colour || "none"]);
+      }
+      for (const a of activity.appeals) {
+        const li = document.createElement("li");
+        li.textContent = `${a.filed_at.slice(0, 10)} ${a.kind}: ${a.status}${a.decision ? ` — ${a.decision}` : ""}`;
+        $("appeals").append(li);
+      }
+      $("code").hidden = false;
+      $("status").textContent = "";
+    } catch (err) { $("status").textContent = err.message; return; }
+    $("appeal").onsubmit = async (event) => {
+      event.preventDefault();
+      const form = new FormData(event.target);
+      try {
+        await call("/me/appeals", { method: "POST", headers: { ...headers, "Content-Type": "application/json" },
+          body: JSON.stringify({ kind: form.get("kind"), text: form.get("text"), fact_ids: [...disputed],
+            evidence: String(form.get("evidence") || "").split("\n").filter((s) => s.trim()) }) });
+        $("appeal-status").textContent = "Filed: a judge will decide.";
+      } catch (err) { $("appeal-status").textContent = err.message; }
+    };
+  }
+
+  function agency() {
+    $("query").onsubmit = async (event) => {
+      event.preventDefault();
+      const form = new FormData(event.target);
+      $("status").textContent = "";
+      try {
+        const answer = await call("/agency/query", { method: "POST",
+          headers: { "X-Agency-Key": form.get("key"), "Content-Type": "application/json" },
+          body: JSON.stringify({ person_id: form.get("person_id"), scope: form.get("scope"),
+            purpose: form.get("purpose") }) });
+        badge(answer.colour);
+        $("valid").textContent = new Date(answer.valid_until).toLocaleString();
+        $("token").textContent = answer.verification_code;
+        $("answer").hidden = false;
+      } catch (err) { $("answer").hidden = true; $("status").textContent = err.message; }
+    };
+  }
+
+  async function appeals() {
+    let queue;
+    try { queue = await call("/appeals"); } catch (err) { $("status").textContent = err.message; return; }
+    $("status").textContent = queue.length ? "" : "No pending appeals.";
+    for (const a of queue) {
+      const li = document.createElement("li");
+      const text = document.createElement("p");
+      text.textContent = `${a.filed_at.slice(0, 10)} · ${a.kind} · person ${a.person_id}: ${a.text}`;
+      const evidence = document.createElement("p");
+      evidence.textContent = `Evidence: ${a.evidence.join("; ") || "none"} · facts: ${a.fact_ids.join(", ") || "none"}`;
+      const reason = document.createElement("textarea");
+      reason.placeholder = "Reasons for the decision";
+      const decide = (grant) => async () => {
+        try {
+          const out = await call(`/appeals/${encodeURIComponent(a.id)}/decision`, { method: "POST",
+            headers: { "Content-Type": "application/json" }, body: JSON.stringify({ grant, decision: reason.value }) });
+          li.textContent = `Decided: ${out.status}; the code is now ${out.colour || "not scored"}.`;
+        } catch (err) { $("status").textContent = err.message; }
+      };
+      const grant = document.createElement("button"); grant.textContent = "Grant"; grant.onclick = decide(true);
+      const refuse = document.createElement("button"); refuse.textContent = "Refuse"; refuse.onclick = decide(false);
+      li.append(text, evidence, reason, grant, refuse);
+      $("queue").append(li);
+    }
+  }
+
+  return { person, agency, appeals };
+})();
