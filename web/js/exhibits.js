@@ -83,6 +83,8 @@ export class ExhibitsPanel {
     this.role = null;
     this.people = people;
     this.opinions = new Map(); // exhibit id -> opinions (GET .../opinions)
+    this.opinionLoads = new Map(); // exhibit id -> number of the latest opinions request
+    this.listLoads = 0;
     this.shown = null; // the last exhibit-presented with an exhibit
     this.build();
     panel.addEventListener("click", (ev) => this.onClick(ev));
@@ -119,8 +121,11 @@ export class ExhibitsPanel {
   showError(text) { this.error.textContent = text ? t("exhibitError", { message: text }) : ""; }
 
   async refresh() {
+    const generation = ++this.listLoads; // as for opinions: a slower, older answer never replaces a newer one
     try {
-      this.items = await this.api("GET", "/exhibits");
+      const items = await this.api("GET", "/exhibits");
+      if (generation !== this.listLoads) return;
+      this.items = items;
       this.showError("");
     } catch (e) {
       this.showError(e.message);
@@ -131,12 +136,19 @@ export class ExhibitsPanel {
 
   /** The opinions given on an exhibit so far (shown to everyone in the panel). */
   async loadOpinions(id) {
+    // Only the newest request's answer counts: an older GET (e.g. from opening the panel) that answers after the
+    // one made just after sending an opinion must not put the list back to what it was before.
+    const generation = (this.opinionLoads.get(id) ?? 0) + 1;
+    this.opinionLoads.set(id, generation);
+    let found;
     try {
-      this.opinions.set(id, await this.api("GET", `/exhibits/${encodeURIComponent(id)}/opinions`));
+      found = await this.api("GET", `/exhibits/${encodeURIComponent(id)}/opinions`);
     } catch (e) {
       this.showError(e.message);
       return;
     }
+    if (this.opinionLoads.get(id) !== generation) return;
+    this.opinions.set(id, found);
     this.render();
   }
 
