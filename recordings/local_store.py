@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
+from recordings.durable import fsync_dir
 from recordings.objectstore import InvalidKey, ObjectInfo, ObjectNotFound, ObjectStoreError, check_key
 
 _MARK = "~"  # never valid in a key: marks sidecars and temp files
@@ -27,20 +28,6 @@ _DEFAULT_TYPE = "application/octet-stream"
 MAX_PRESIGN = timedelta(days=7)  # the S3 limit; enforced here too so both backends accept the same inputs
 
 SignatureCheck = Literal["ok", "bad_signature", "expired"]
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a rename durable: on POSIX a directory entry is only safe once the directory itself is synced."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
 
 
 def _atomic_write(target: Path, data: bytes) -> None:
@@ -56,7 +43,7 @@ def _atomic_write(target: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
 def _expires_seconds(expires: timedelta) -> int:

@@ -16,13 +16,13 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from media.sfu import Sfu
 from media.tracks import PublishedTrack
+from recordings.durable import write_atomically
 from recordings.manifest import GENESIS_HASH, ManifestChain, ManifestEntry, from_json, load, manifest_prefix
 from recordings.objectstore import ObjectStoreError
 from recordings.recorder import HearingRecording, TrackRecorder
@@ -152,13 +152,8 @@ class RoomRecorder:
         return self.heads_dir / f"{hearing_id}.json"
 
     def _save_head(self, entry: ManifestEntry) -> None:
-        path = self._head_path(entry.hearing_id)
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump({"seq": entry.seq, "hash": entry.hash}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_atomically(self._head_path(entry.hearing_id),
+                         json.dumps({"seq": entry.seq, "hash": entry.hash}).encode())
 
     async def _chain_for(self, hearing_id: str) -> ManifestChain:
         seq, head = 0, GENESIS_HASH

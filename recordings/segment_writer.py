@@ -34,6 +34,7 @@ from typing import Any
 import av
 
 from recordings.depacketize import EncodedFrame, vp8_dimensions
+from recordings.durable import fsync_dir
 
 __all__ = ["CONTAINERS", "ClosedSegment", "SegmentWriter", "TrackClock"]
 
@@ -111,17 +112,6 @@ def _h264_parameter_sets(access_unit: bytes) -> bytes | None:
     if sps is None or pps is None:
         return None
     return _START + sps + _START + pps
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class SegmentWriter:
@@ -294,7 +284,7 @@ class SegmentWriter:
                 size += len(chunk)
             os.fsync(f.fileno())
         os.replace(part, final)
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         segment = ClosedSegment(
             path=final, track_id=self.track_id, kind=self.kind, codec=self.codec, index=self.index,
             start_time=self._seg_start / self._rate, end_time=end_pts / self._rate, size=size,

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from recordings.durable import fsync_dir, write_atomically
 from recordings.objectstore import ObjectStore, ObjectStoreError, check_key
 
 __all__ = ["Spool", "SpoolItem"]
@@ -47,25 +48,6 @@ class SpoolItem:
     data_path: Path
     meta_path: Path
 
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _sha256_file(path: Path) -> tuple[int, str]:
@@ -111,9 +93,9 @@ class Spool:
 
     def _commit(self, item_id: str, key: str, size: int, sha256: str, content_type: str) -> SpoolItem:
         meta = self.directory / f"{item_id}.json"
-        _write_durably(meta, json.dumps({"key": key, "size": size, "sha256": sha256,
-                                         "content_type": content_type}).encode())
-        _fsync_dir(self.directory)
+        write_atomically(meta, json.dumps({"key": key, "size": size, "sha256": sha256,
+                                         "content_type": content_type}).encode(), sync_dir=False)
+        fsync_dir(self.directory)
         return SpoolItem(item_id, key, size, sha256, content_type, self.directory / f"{item_id}.data", meta)
 
     def add_file_sync(self, key: str, path: Path, *, sha256: str | None = None,
@@ -134,7 +116,7 @@ class Spool:
         """Write `payload` durably into the spool and commit it (blocking; see `add_file_sync`)."""
         check_key(key)
         item_id = self._new_id()
-        _write_durably(self.directory / f"{item_id}.data", payload)
+        write_atomically(self.directory / f"{item_id}.data", payload, sync_dir=False)
         return self._commit(item_id, key, len(payload), hashlib.sha256(payload).hexdigest(), content_type)
 
     def enqueue(self, item: SpoolItem) -> None:
@@ -175,8 +157,8 @@ class Spool:
                 continue
             committed.add(item_id)
             items.append(item)
-        for leftover in itertools.chain(self.directory.glob("*.data"), self.directory.glob("*.tmp")):
-            if leftover.suffix == ".tmp" or leftover.stem not in committed:
+        for leftover in itertools.chain(self.directory.glob("*.data"), self.directory.glob("*.tmp-*")):
+            if ".tmp-" in leftover.name or leftover.stem not in committed:
                 leftover.unlink(missing_ok=True)  # interrupted add: never acknowledged to anyone
         return items
 
