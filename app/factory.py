@@ -132,7 +132,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @app.get("/integrity", include_in_schema=False)
     async def integrity_page() -> FileResponse:
-        return FileResponse(WEB_DIR / "integrity" / "index.html")
+        return FileResponse(WEB_DIR / "integrity" / "index.html", headers={"Cache-Control": "no-store"})
 
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
     return app

@@ -13,6 +13,7 @@ from app.settings import Settings
 from docket.audit import SqlAuditLog
 from docket.court_sql import SqlCourtRecords
 from docket.exhibits_sql import SqlExhibitRecords
+from docket.facts_sql import SqlFactRecords
 from docket.migrate import upgrade
 from docket.records import Records
 from docket.sql import SqlRecords
@@ -20,6 +21,7 @@ from docket.transcripts_sql import SqlTranscriptStore
 from hearing.admission import join_policy
 from hearing.courtroom import Courtroom
 from hearing.exhibit_service import ExhibitService
+from hearing.facts_bridge import FactsBridge
 from hearing.procedure_service import ProcedureService
 from hearing.recording_control import RecordingControl
 from hearing.transcript_service import TranscriptService
@@ -125,6 +127,9 @@ def build_services(settings: Settings) -> Services:
                           tokens=tokens, records=records, exhibits=exhibits, recording=recording)
     hub.rules = courtroom
     procedure.listeners.append(courtroom.on_procedure)  # however the procedure moves (signalling, API), the room hears
+    # The platform's own litigation facts (party to a case, mediation participation) for integrity/ and points/.
+    facts_bridge = FactsBridge(court, SqlFactRecords(court.engine, court.url), ZoneInfo(settings.court_timezone))
+    procedure.listeners.append(facts_bridge.on_procedure)
     return Services(settings, records, bus, objects, tokens, hub, metrics, court, court.audit, procedure, exhibits,
                     transcripts, sfu, recorder)
 

@@ -111,3 +111,12 @@ class FactRecords(Protocol):
     async def facts_after(self, seq: int, limit: int = 1000) -> list[Fact]:
         """Facts with seq > `seq` in seq order, at most `limit`: for services that follow new facts."""
         ...
+
+
+COURT_SOURCE = "court"
+"""The source of this platform's own facts (imports may not use it)."""
+
+
+def party_ref(case_id: str, person_id: str) -> str:
+    """The reference of a court `party_to_case` fact: every writer uses this, so they never duplicate one."""
+    return f"party:{case_id}:{person_id}"

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from docket.audit import AuditEvent
 from docket.court import CourtRecords, InvalidRecord
 from docket.facts import ConflictingFact
-from hearing.api.deps import ApiError, ApiRoute, StaffDeps
+from hearing.api.deps import ApiError, StaffDeps, route_class, translate
 from hearing.staff_auth import JUDICIAL, Permission, StaffAuth, StaffPrincipal
 from integrity.imports import ImportRejected, import_facts, parse_csv, parse_json
 from integrity.service import CodeView, IntegrityRefused, IntegrityService, RateLimited
@@ -39,7 +39,7 @@ class IntegrityContext:
     base_url: str
 
 
-def _refused(exc: Exception) -> ApiError:
+def _refused(exc: Exception) -> ApiError | None:
     if isinstance(exc, RateLimited):
         return ApiError(exc.status, exc.code, str(exc), headers={"Retry-After": str(max(1, round(exc.retry_after)))})
     if isinstance(exc, IntegrityRefused):
@@ -51,22 +51,11 @@ def _refused(exc: Exception) -> ApiError:
         return ApiError(409, "conflicting_fact", str(exc))
     if isinstance(exc, TokenInvalid):
         return ApiError(422, f"code_{exc.reason}", str(exc))
-    raise exc
+    return translate(exc)
 
 
-class _Route(ApiRoute):
-    """The staff API's error handling, plus this service's refusals."""
-
-    def get_route_handler(self) -> Any:
-        inner = super().get_route_handler()
-
-        async def route(request: Request) -> Any:
-            try:
-                return await inner(request)
-            except (IntegrityRefused, ImportRejected, ConflictingFact, TokenInvalid) as exc:
-                return _refused(exc).response()
-
-        return route
+_Route = route_class(_refused)
+"""The staff API's error handling, plus this service's refusals."""
 
 
 class ReasonOut(BaseModel):
@@ -201,17 +190,19 @@ def integrity_router(ctx: IntegrityContext) -> APIRouter:
                            ) -> QueryOut:
         """Colour, validity and a verification code only; every query is audited and shown to the person."""
         agency = await service.authenticate_agency(x_agency_key)
-        person_id = body.person_id
-        if (person_id is None) == (body.id_document is None):
+        if (body.person_id is None) == (body.id_document is None):
             raise InvalidRecord("give exactly one of person_id and id_document")
-        if person_id is None:
+
+        async def by_document() -> str:  # run by the service only after purpose, scope and rate are checked
             assert body.id_document is not None
             found = await ctx.court.find_persons_by_id_document(body.id_document)
             if len(found) != 1:
                 raise ApiError(404, "not_found", "no single person with this identity document in the court's "
                                                  "register; check the number")
-            person_id = found[0].id
-        answer = await service.query(agency, person_id, body.scope, body.purpose)
+            return found[0].id
+
+        person = body.person_id if body.person_id is not None else by_document
+        answer = await service.query(agency, person, body.scope, body.purpose)
         return QueryOut(colour=answer.colour, valid_until=answer.valid_until,
                         verification_code=answer.verification_code)
 

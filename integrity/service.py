@@ -13,7 +13,7 @@ import hashlib
 import json
 import secrets
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from docket.audit import AuditEvent, append_in
 from docket.court import CourtRecords, InvalidRecord, NotFound
-from docket.facts import Fact, FactKind, NewFact
+from docket.facts import COURT_SOURCE, Fact, FactKind, NewFact, party_ref
 from docket.facts_sql import SqlFactRecords
 from docket.tables_integrity import (
     integrity_access_tokens,
@@ -39,7 +39,6 @@ from docket.transactions import transaction
 from integrity.rules import IntegrityResult, Reason, compute
 from integrity.signing import CodeSigner
 
-COURT_SOURCE = "court"
 MAX_PURPOSE = 500
 MIN_PURPOSE = 4
 MAX_APPEAL_TEXT = 4000
@@ -310,10 +309,10 @@ class IntegrityService:
         added = 0
         for case in await self.court.list_cases():
             if any(p.person_id == person_id for p in case.parties):
-                before = await self.facts.find_fact(COURT_SOURCE, f"party:{case.id}:{person_id}")
+                before = await self.facts.find_fact(COURT_SOURCE, party_ref(case.id, person_id))
                 if before is None:
                     await self.facts.add_fact(NewFact(person_id, FactKind.PARTY_TO_CASE, case.created_at.date(),
-                                                      COURT_SOURCE, f"party:{case.id}:{person_id}", case.case_number))
+                                                      COURT_SOURCE, party_ref(case.id, person_id), case.case_number))
                     added += 1
         return added
 
@@ -349,8 +348,11 @@ class IntegrityService:
         return Agency(row.id, row.name, frozenset(AgencyScope(s) for s in row.scopes.split()), row.created_at,
                       row.disabled_at)
 
-    async def query(self, agency: Agency, person_id: str, scope: str, purpose: str) -> QueryAnswer:
-        """An agency's check of one person: colour, validity and a signed code only. Refusals change nothing."""
+    async def query(self, agency: Agency, person: str | Callable[[], Awaitable[str]], scope: str,
+                    purpose: str) -> QueryAnswer:
+        """An agency's check of one person: colour, validity and a signed code only. Refusals change nothing.
+        `person` is the person id, or a lookup (by identity document) run only once purpose, scope and rate
+        passed, so an agency cannot probe the register for a scope it lacks or past its rate."""
         purpose = (purpose or "").strip()
         if len(purpose) < MIN_PURPOSE or len(purpose) > MAX_PURPOSE:
             raise PurposeMissing(f"state the purpose of the query ({MIN_PURPOSE} to {MAX_PURPOSE} characters), "
@@ -367,6 +369,7 @@ class IntegrityService:
         wait = bucket.take(self._monotonic())
         if wait:
             raise RateLimited(f"too many queries from agency {agency.id}; retry in {wait:.0f} s", wait)
+        person_id = person if isinstance(person, str) else await person()
         view = await self.code(person_id, trigger="queried")  # NotFound for an unknown person
         now = self._clock()
         colour = view.colour or "none"

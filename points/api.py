@@ -16,20 +16,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
-from fastapi import APIRouter, Depends, Request, Response, Security
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, Depends, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from docket.audit import AuditEvent, AuditLog
 from docket.court import CourtRecords
-from hearing.api.deps import ERROR_RESPONSES, ApiError, StaffDeps, translate
+from hearing.api.deps import ERROR_RESPONSES, ApiError, StaffDeps, route_class, translate
 from hearing.staff_auth import AUDIT_ROLE, Permission, StaffAuth, StaffPrincipal
 from points.rules import RULES_VERSION
 from points.service import PointsService
@@ -106,22 +105,8 @@ def translate_points(exc: Exception) -> ApiError | None:
     return translate(exc)
 
 
-class PointsRoute(APIRoute):
-    """Exceptions become JSON errors: the points refusals first, then the staff API's translation."""
-
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
-        handler = super().get_route_handler()
-
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except Exception as exc:
-                error = translate_points(exc)
-                if error is None:
-                    raise
-                return error.response()
-
-        return route
+PointsRoute = route_class(translate_points)
+"""Exceptions become JSON errors: the points refusals first, then the staff API's translation."""
 
 
 # ---- schemas --------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from docket.court import (
     NotFound,
     StaleState,
 )
+from docket.facts import ConflictingFact
 from docket.records import Records, RecordsError, RoomNotFound
 from docket.staff import DuplicateUsername, StaffNotFound
 from hearing.join_links import LinkRefused, RoomAssigner
@@ -126,28 +127,41 @@ def translate(exc: Exception) -> ApiError | None:
         return ApiError(_LINK_STATUS.get(exc.code, 422), exc.code, exc.message)
     if isinstance(exc, InvalidRecord):
         return ApiError(422, "invalid_request", str(exc))
+    if isinstance(exc, ConflictingFact):
+        return ApiError(409, "conflicting_fact", str(exc))
     if isinstance(exc, RecordsError):
         log.error("records database error in the staff API: %s", exc)
         return ApiError(503, "database_unavailable", "the court's database did not answer; try again shortly")
     return None
 
 
-class ApiRoute(APIRoute):
-    """Routes of the staff API: exceptions become JSON errors (see `translate`)."""
+def route_class(translator: Callable[[Exception], ApiError | None]) -> type[APIRoute]:
+    """A route class whose exceptions become JSON errors through `translator` (None: a bug, let it be a 500).
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
-        handler = super().get_route_handler()
+    The staff API uses `translate`; services with refusals of their own (points, integrity) pass a translator that
+    handles those first and falls back to `translate`.
+    """
 
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except Exception as exc:
-                error = translate(exc)
-                if error is None:
-                    raise
-                return error.response()
+    class Route(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+            handler = super().get_route_handler()
 
-        return route
+            async def route(request: Request) -> Response:
+                try:
+                    return await handler(request)
+                except Exception as exc:
+                    error = translator(exc)
+                    if error is None:
+                        raise
+                    return error.response()
+
+            return route
+
+    return Route
+
+
+ApiRoute = route_class(translate)
+"""Routes of the staff API: exceptions become JSON errors (see `translate`)."""
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
