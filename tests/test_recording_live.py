@@ -165,3 +165,33 @@ async def test_nobody_pauses_a_trial(server: LiveServer) -> None:
     err = await judge.expect("error")
     assert err["code"] == "forbidden" and "recording" in err["message"]
     await judge.close()
+
+
+async def test_a_private_room_is_never_recorded(server: LiveServer) -> None:
+    seated = await seat_hearing(server, "mediation", {"mediator": Role.MEDIATOR, "plaintiff": Role.PLAINTIFF},
+                                state="in_session")
+    mediator = await server.client(seated.room, seated["mediator"].token)
+    await mediator.expect("joined")
+    ws = await server.client(seated.room, seated["plaintiff"].token)
+    await ws.expect("joined")
+    await mediator.send({"type": "admit", "participant_id": seated["plaintiff"].participant_id,
+                         "verification": "id_card_on_video"})
+    await ws.expect("placed", place="room")
+    await mediator.send({"type": "recording", "on": True})  # the hearing itself is being recorded...
+    recorder = server.services.recorder
+    assert recorder is not None
+    await until(lambda: recorder.is_recording(seated.room))
+    await mediator.send({"type": "open-private-room", "participant_ids": [seated["plaintiff"].participant_id]})
+    move = await ws.expect("private-room", action="enter")
+    caucus = await MediaClient.join(server, move["room_id"], move["token"])
+    await until(lambda: any(m["type"] == "room-state" for m in caucus.ws.seen))
+    state = next(m for m in caucus.ws.seen if m["type"] == "room-state")
+    assert state["private"] is True and state["recording"] is False
+    sfu = server.services.sfu
+    assert sfu is not None
+    await until(lambda: len(sfu.tracks_of(move["room_id"])) == 2)  # ...while the caucus publishes
+    assert all(track.taps == [] for track in sfu.tracks_of(move["room_id"]))
+    assert move["room_id"] not in recorder.sessions
+    await caucus.close()
+    for c in (ws, mediator):
+        await c.close()
