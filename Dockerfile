@@ -34,13 +34,15 @@ COPY media/ media/
 COPY hearing/ hearing/
 COPY recordings/ recordings/
 COPY docket/ docket/
+COPY integrity/ integrity/
+COPY points/ points/
 COPY web/ web/
 COPY bench/ bench/
 # Editable on purpose: app/factory.py serves the web client from ../web next to the packages, which a
 # regular install into site-packages would leave behind. The source tree stays root-owned and read-only
 # for the service user.
 RUN pip install --no-deps -e . \
- && python -m compileall -q app signaling media hearing recordings docket bench
+ && python -m compileall -q app signaling media hearing recordings docket integrity points bench
 
 USER hearing
 VOLUME ["/var/lib/hearing"]
