@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         court=services.court, records=services.records, audit=services.audit, procedure=services.procedure,
         tokens=services.tokens, auth=staff_auth, rooms=SqlHearingRooms(services.court.engine),
         base_url=settings.base_url, lobby=services.hub.rules,  # type: ignore[arg-type]
+        facts=SqlFactRecords(services.court.engine, services.court.url),
         end_sessions=lambda room, jti: services.hub.end_sessions_of_token(
             room, jti, "this link was withdrawn by the court: a newer one was issued"),
     )))

@@ -468,6 +468,7 @@ async def test_openapi_lists_every_staff_endpoint_with_tags(api: Api) -> None:
         ("post", "/api/hearings/{hearing_id}/lobby/{participant_id}/admit"),
         ("post", "/api/hearings/{hearing_id}/lobby/{participant_id}/deny"),
         ("get", "/api/hearings/{hearing_id}/recording"),
+        ("post", "/api/cases/{case_id}/outcomes"), ("get", "/api/cases/{case_id}/outcomes"),
         ("get", "/api/hearings/{hearing_id}/recording/tracks/{track_id}/segments"),
     }
     found = {(m, p) for p, ops in spec["paths"].items() for m in ops

@@ -14,6 +14,7 @@ from hearing.api.deps import ApiContext, StaffDeps
 from hearing.api.hearings import hearings_router
 from hearing.api.links import links_router
 from hearing.api.lobby import lobby_router
+from hearing.api.outcomes import outcomes_router
 from hearing.api.recordings import recordings_router
 from hearing.api.register import register_router
 from hearing.api.stats import stats_router
@@ -24,7 +25,7 @@ __all__ = ["ApiContext", "staff_api_router"]
 def staff_api_router(ctx: ApiContext) -> APIRouter:
     deps = StaffDeps(ctx.auth)
     router = APIRouter(prefix="/api")
-    for build in (auth_router, register_router, hearings_router, links_router, lobby_router, stats_router,
-                  recordings_router):
+    for build in (auth_router, register_router, hearings_router, links_router, lobby_router, outcomes_router,
+                  stats_router, recordings_router):
         router.include_router(build(ctx, deps))
     return router

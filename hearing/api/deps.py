@@ -31,7 +31,7 @@ from docket.court import (
     NotFound,
     StaleState,
 )
-from docket.facts import ConflictingFact
+from docket.facts import ConflictingFact, FactRecords
 from docket.records import Records, RecordsError, RoomNotFound
 from docket.staff import DuplicateUsername, StaffNotFound
 from hearing.join_links import LinkRefused, RoomAssigner
@@ -68,6 +68,7 @@ class ApiContext:
     rooms: RoomAssigner
     base_url: str
     lobby: LobbyActions | None = None  # the live courtroom (absent in API-only tests)
+    facts: FactRecords | None = None  # the litigation facts register (outcomes of cases)
     # Ends a live session opened with a link that was just withdrawn: (room id, token id) → sessions ended.
     end_sessions: Callable[[str, str], Awaitable[int]] | None = None
 
