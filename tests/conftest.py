@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -133,6 +134,22 @@ def s3_server() -> Iterator[S3Server]:
 @pytest.fixture
 def s3_bucket() -> str:
     return f"test-{uuid.uuid4().hex[:12]}"
+
+
+async def until(predicate: Callable[[], Awaitable[bool] | bool], timeout: float = 60.0, what: str = "") -> None:
+    """Poll a condition the server reaches on its own schedule (sync or async), failing after `timeout` seconds and
+    saying what was awaited. Only where no event exists to await; timeouts are generous for a busy 2-core machine."""
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                result = predicate()
+                if inspect.isawaitable(result):
+                    result = await result
+                if result:
+                    return
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what or predicate}") from None
 
 
 async def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02) -> None:  # type: ignore[no-untyped-def]

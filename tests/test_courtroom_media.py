@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from hearing.roles import Role
 from media.sfu import PAUSED_BY_PUBLISHER_RULE
+from tests.conftest import until
 from tests.court import Seated, seat_hearing
 from tests.live import LiveServer, live_server
 from tests.media_client import MediaClient
@@ -22,12 +22,6 @@ async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
     async with live_server(tmp_path, ICE_HOST_ADDRESSES="127.0.0.1") as s:
         yield s
 
-
-async def until(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
-    """Wait for a condition the server reaches on its own schedule (checked every 20 ms, bounded)."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.02)
 
 
 async def admitted(server: LiveServer, seated: Seated, judge: MediaClient, label: str, **kw: object) -> MediaClient:

@@ -16,7 +16,7 @@ import hashlib
 import json
 import signal
 import subprocess
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from recordings.manifest import ManifestEntry, from_json, load, manifest_prefix,
 from recordings.objectstore import ObjectStore
 from recordings.s3_store import S3ObjectStore
 from signaling.tokens import TokenService
-from tests.conftest import S3Server, free_port, wait_for_port
+from tests.conftest import S3Server, free_port, until, wait_for_port
 from tests.court import Seated, seat_hearing
 from tests.live import Client, live_server
 from tests.media_client import MediaClient
@@ -41,20 +41,6 @@ pytestmark = pytest.mark.timeout(300)
 SECRET = "durability-test-secret-" + "d" * 24
 SEGMENT_SECONDS = 1.0
 
-
-async def until(predicate: Callable[[], Awaitable[bool] | bool], timeout: float = 90.0, what: str = "") -> None:
-    """Poll a condition (sync or async) until true, or fail after `timeout` seconds saying what was awaited."""
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                result = predicate()
-                if not isinstance(result, bool):
-                    result = await result
-                if result:
-                    return
-                await asyncio.sleep(0.1)
-    except TimeoutError:
-        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what or predicate}") from None
 
 
 # ---- a `hearing serve` subprocess ------------------------------------------------------------------------------

@@ -29,12 +29,11 @@ from recordings.export import ExportRefused, export_mp4, export_track, summarize
 from recordings.local_store import LocalObjectStore
 from recordings.manifest import ManifestChain, entry_key, load, segment_key, to_json, verify_store
 from recordings.segment_writer import SegmentWriter, TrackClock
-from tests.conftest import free_port
+from tests.conftest import free_port, until
 from tests.court import Seated, seat_hearing
 from tests.live import LiveServer, live_server
 from tests.media_client import MediaClient
 from tests.test_cli import HEARING, cli_env
-from tests.test_recording_live import until
 
 pytestmark = pytest.mark.timeout(300)
 

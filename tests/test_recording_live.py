@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import subprocess
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import av
@@ -14,7 +14,7 @@ import pytest
 
 from hearing.roles import Role
 from recordings.manifest import verify_store
-from tests.conftest import free_port
+from tests.conftest import free_port, until
 from tests.court import seat_hearing
 from tests.live import LiveServer, live_server
 from tests.media_client import MediaClient
@@ -28,11 +28,6 @@ async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
     async with live_server(tmp_path, ICE_HOST_ADDRESSES="127.0.0.1") as s:
         yield s
 
-
-async def until(predicate: Callable[[], object], timeout: float = 90.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not await predicate() if asyncio.iscoroutinefunction(predicate) else not predicate():
-            await asyncio.sleep(0.05)
 
 
 def decoded_frames(blobs: list[bytes]) -> int:

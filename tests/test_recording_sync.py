@@ -24,10 +24,10 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from hearing.roles import Role
 from recordings.manifest import ManifestEntry, verify_store
+from tests.conftest import until
 from tests.court import seat_hearing
 from tests.live import Client, LiveServer, live_server
 from tests.media_client import MediaClient
-from tests.test_recording_durability import until
 
 pytestmark = pytest.mark.timeout(300)
 

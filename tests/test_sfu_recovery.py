@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from hearing.roles import Role
 from media import aiortc_glue as glue
+from tests.conftest import until
 from tests.live import LiveServer, live_server
 from tests.media_client import MediaClient, MovingVideoTrack, ToneTrack
 
@@ -15,11 +14,6 @@ ROOM = "recovery"
 async def participant(server: LiveServer, role: Role, name: str, **kw) -> MediaClient:  # type: ignore[no-untyped-def]
     return await MediaClient.join(server, ROOM, await server.token(ROOM, role, name), **kw)
 
-
-async def until(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.02)
 
 
 async def test_ice_restart_with_a_new_transport_brings_media_back(tmp_path) -> None:
