@@ -22,7 +22,6 @@ register, applies them, writes the outcome with its audit entry, and tells the r
 from __future__ import annotations
 
 import logging
-import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,16 +32,25 @@ from docket.court import (
     NotFound,
     Participant,
     ParticipantStatus,
-    PrivateRoom,
     Verification,
     VerificationMethod,
 )
-from docket.records import IssuedToken, Records
+from docket.records import Records
 from hearing import exhibits as exhibit_rules
 from hearing.exhibit_service import ExhibitService
 from hearing.kinds import ProcedureState
+from hearing.live_permissions import (
+    actions_for,
+    audit_event,
+    conflict,
+    forbidden,
+    not_found,
+    refuse_unless,
+    transitions_for,
+)
 from hearing.policy import Action, allowed
-from hearing.procedure import RefusalCode, Refused, available
+from hearing.private_rooms import PrivateRoomService
+from hearing.procedure import RefusalCode, Refused
 from hearing.procedure_service import Actor, Applied, ProcedureService
 from hearing.recording_control import RecordingControl
 from hearing.roles import ROLE_GRANTS, Role
@@ -62,9 +70,6 @@ from signaling.protocol import (
     MuteParticipant,
     OpenPrivateRoom,
     Place,
-    PrivateRoomInfo,
-    PrivateRoomMove,
-    PrivateRooms,
     Remove,
     RoomState,
     SendToLobby,
@@ -78,38 +83,6 @@ STAFF_ROLES = frozenset({Role.PRESIDING_JUDGE, Role.JUDGE, Role.CLERK, Role.MEDI
 """Court staff enter the room directly; everyone else waits in the lobby until admitted."""
 
 ADHOC_STATE = "open"  # what `room-state` says for a room that is not a hearing
-PRIVATE_STATES = frozenset({ProcedureState.IN_SESSION, ProcedureState.RECESS})
-"""Private rooms exist only while the hearing runs; any other state closes them."""
-PRIVATE_ACTIONS = ["publish_audio", "publish_video", "subscribe"]
-PRIVATE_TOKEN_TTL = 4 * 3600
-
-
-def _forbidden(message: str) -> Error:
-    return Error(code=ErrorCode.FORBIDDEN, message=message)
-
-
-def _conflict(message: str) -> Error:
-    return Error(code=ErrorCode.CONFLICT, message=message)
-
-
-def _not_found(message: str) -> Error:
-    return Error(code=ErrorCode.NOT_FOUND, message=message)
-
-
-def actions_for(role: str, hearing: Hearing, place: Place) -> list[str]:
-    """A participant's actions now: the policy's for their role in this kind and state; nothing from the lobby."""
-    if place is not Place.ROOM:
-        return []
-    return sorted(a.value for a in allowed(role, hearing.kind, hearing.state))
-
-
-def transitions_for(role: str, hearing: Hearing, place: Place) -> list[str]:
-    if place is not Place.ROOM:
-        return []
-    try:
-        return sorted(t.value for t in available(hearing.kind, hearing.state, role))
-    except ValueError:
-        return []
 
 
 def room_state(hearing: Hearing | None, *, recording: bool = False) -> RoomState:
@@ -127,8 +100,7 @@ class Courtroom:
                  exhibits: ExhibitService | None = None, recording: RecordingControl | None = None) -> None:
         self.hub = hub
         self.recording = recording
-        self.tokens = tokens
-        self.records = records
+        self.private = PrivateRoomService(hub, court, audit, tokens, records)
         self.exhibits = exhibits
         self.court = court
         self.audit = audit
@@ -147,7 +119,7 @@ class Courtroom:
         if hearing is None:
             private = await self.court.find_private_room(claims.room_id)
             if private is not None:
-                return await self._join_private(claims, private)
+                return await self.private.join(claims, private)
             if self.allow_adhoc:
                 return Place.ROOM
             raise TokenError(CloseCode.FORBIDDEN, "this room is not a hearing of this court")
@@ -182,26 +154,10 @@ class Courtroom:
                              "this link was replaced by a newer one; use the latest link the court sent you")
         return participant
 
-    async def _join_private(self, claims: JoinClaims, private: PrivateRoom) -> Place:
-        if not private.is_open:
-            raise TokenError(CloseCode.FORBIDDEN, "this private room has been closed; return to the hearing")
-        if claims.participant_id not in private.members:
-            raise TokenError(CloseCode.FORBIDDEN, "this private room is not open to you")
-        hearing = await self.court.get_hearing(private.hearing_id)
-        participant = await self.court.get_participant(claims.participant_id)
-        if participant.status is not ParticipantStatus.ADMITTED or participant.role != claims.role:
-            raise TokenError(CloseCode.FORBIDDEN, "this private room is not open to you")
-        if Action.ENTER_PRIVATE_ROOM not in allowed(participant.role, hearing.kind, hearing.state):
-            raise TokenError(CloseCode.FORBIDDEN, "private rooms cannot be entered at this stage of the hearing")
-        return Place.ROOM
-
     async def on_connected(self, session: SessionInfo, place: Place, resumed: bool) -> None:
         hearing = await self.court.find_hearing_by_room(session.room_id)
         if hearing is None and (private := await self.court.find_private_room(session.room_id)) is not None:
-            parent = await self.court.get_hearing(private.hearing_id)
-            await self.hub.send_to(session.room_id, session.participant_id, RoomState(
-                hearing_id=parent.id, kind=parent.kind.value, state=parent.state, private=True, label=private.label))
-            await self.hub.set_actions(session.room_id, session.participant_id, PRIVATE_ACTIONS)
+            await self.private.connected(session, private)
             return
         if hearing is not None and self.recording is not None:
             await self.recording.ensure(hearing)
@@ -213,7 +169,7 @@ class Courtroom:
                                    actions_for(session.role, hearing, place),
                                    transitions_for(session.role, hearing, place))
         if "moderate" in session.grants:
-            await self.hub.send_to(session.room_id, session.participant_id, await self._private_rooms(hearing))
+            await self.hub.send_to(session.room_id, session.participant_id, await self.private.listing(hearing))
         if place is Place.ROOM and self.exhibits is not None:
             shown = await self.exhibits.presentation(hearing.id)
             if not isinstance(shown, exhibit_rules.Refused) and shown.exhibit_id is not None:
@@ -231,7 +187,7 @@ class Courtroom:
     async def act(self, hearing: Hearing, actor_id: str, role: Role, msg: ModerationMessage) -> Error | None:
         """A moderation request from the staff API, checked exactly as if it came over signalling."""
         if hearing.room_id is None:
-            return _conflict("the hearing has no room yet: issue a link first")
+            return conflict("the hearing has no room yet: issue a link first")
         session = SessionInfo(hearing.room_id, actor_id, "api", role.value, ROLE_GRANTS[role])
         return await self.handle(session, msg)
 
@@ -241,30 +197,30 @@ class Courtroom:
         hearing = await self.court.find_hearing_by_room(session.room_id)
         if hearing is None:
             if await self.court.find_private_room(session.room_id) is not None:
-                return _forbidden("moderate from the hearing's main room, not from a private room")
-            return _forbidden("this room is not a hearing of this court; it has no moderation")
+                return forbidden("moderate from the hearing's main room, not from a private room")
+            return forbidden("this room is not a hearing of this court; it has no moderation")
         me = (await self.hub.members(session.room_id)).get(session.participant_id) or {}
         if me.get("place", Place.ROOM.value) == Place.LOBBY.value:  # from a private room one still moderates
-            return _forbidden("you are waiting in the lobby")
+            return forbidden("you are waiting in the lobby")
         if isinstance(msg, ChangeProcedure):
             return await self._procedure(session, hearing, msg)
         if isinstance(msg, LockRoom):
             return await self._lock(session, hearing, msg)
         if isinstance(msg, OpenPrivateRoom):
-            return await self._open_private(session, hearing, msg)
+            return await self.private.open(session, hearing, msg)
         if isinstance(msg, ClosePrivateRoom):
-            return await self._close_private(session, hearing, msg)
+            return await self.private.close_request(session, hearing, msg)
         if isinstance(msg, SetRecording):
             return await self._set_recording(session, hearing, msg)
         target_id = msg.participant_id
         if target_id == session.participant_id:
-            return _forbidden("you cannot do that to yourself")
+            return forbidden("you cannot do that to yourself")
         try:
             target = await self.court.get_participant(target_id)
         except NotFound:
             target = None
         if target is None or target.hearing_id != hearing.id:
-            return _not_found(f"no participant {target_id!r} in this hearing")
+            return not_found(f"no participant {target_id!r} in this hearing")
         if isinstance(msg, Admit):
             return await self._admit(session, hearing, target, msg)
         if isinstance(msg, Deny):
@@ -275,26 +231,16 @@ class Courtroom:
             return await self._remove(session, hearing, target, msg)
         if isinstance(msg, MuteParticipant):
             return await self._mute(session, hearing, target, msg)
-        return _forbidden("unsupported moderation message")  # pragma: no cover - the union is exhausted above
-
-    def _refuse_unless(self, session: SessionInfo, hearing: Hearing, action: Action) -> Error | None:
-        if action.value in allowed(session.role, hearing.kind, hearing.state):
-            return None
-        return _forbidden(f"a {session.role} may not {action.value.replace('_', ' ')} in a {hearing.kind.value} "
-                          f"that is {hearing.state.replace('_', ' ')}")
-
-    def _event(self, session: SessionInfo, action: str, hearing: Hearing, **details: Any) -> AuditEvent:
-        return AuditEvent(session.participant_id, session.role, action, f"hearing:{hearing.id}",
-                          {k: v for k, v in details.items() if v is not None})
+        return forbidden("unsupported moderation message")  # pragma: no cover - the union is exhausted above
 
     async def _admit(self, session: SessionInfo, hearing: Hearing, target: Participant, msg: Admit) -> Error | None:
-        if (refusal := self._refuse_unless(session, hearing, Action.ADMIT_DENY)) is not None:
+        if (refusal := refuse_unless(session, hearing, Action.ADMIT_DENY)) is not None:
             return refusal
         member = (await self.hub.members(session.room_id)).get(target.id)
         if member is None or member.get("place") != Place.LOBBY.value:
-            return _not_found("that participant is not waiting in the lobby")
+            return not_found("that participant is not waiting in the lobby")
         if hearing.locked:
-            return _conflict("the room is locked; unlock it before admitting anyone")
+            return conflict("the room is locked; unlock it before admitting anyone")
         method: VerificationMethod | None = None
         if msg.verification is not None:
             try:
@@ -304,77 +250,77 @@ class Courtroom:
                     f"unknown verification method {msg.verification[:64]!r}; use one of "
                     f"{', '.join(m.value for m in VerificationMethod)}"))
         if method is None and target.verification is None:
-            return _conflict("check the participant's identity first and say how (verification), then admit")
+            return conflict("check the participant's identity first and say how (verification), then admit")
         if method is not None:
             await self.court.record_verification(
                 target.id, Verification(method, session.participant_id, datetime.now(UTC)),
-                audit=self._event(session, "participant.verified", hearing, participant=target.id,
+                audit=audit_event(session, "participant.verified", hearing, participant=target.id,
                                   method=method.value))
         await self.court.set_participant_status(
             target.id, ParticipantStatus.ADMITTED,
-            audit=self._event(session, "participant.admitted", hearing, participant=target.id))
+            audit=audit_event(session, "participant.admitted", hearing, participant=target.id))
         await self.hub.place(session.room_id, target.id, Place.ROOM)
         await self.hub.set_actions(session.room_id, target.id, actions_for(target.role, hearing, Place.ROOM),
                                    transitions_for(target.role, hearing, Place.ROOM))
         return None
 
     async def _deny(self, session: SessionInfo, hearing: Hearing, target: Participant, msg: Deny) -> Error | None:
-        if (refusal := self._refuse_unless(session, hearing, Action.ADMIT_DENY)) is not None:
+        if (refusal := refuse_unless(session, hearing, Action.ADMIT_DENY)) is not None:
             return refusal
         if target.status is ParticipantStatus.ADMITTED:
-            return _conflict("that participant is already in the room; remove them instead")
+            return conflict("that participant is already in the room; remove them instead")
         await self.court.set_participant_status(
             target.id, ParticipantStatus.DENIED,
-            audit=self._event(session, "participant.denied", hearing, participant=target.id))
+            audit=audit_event(session, "participant.denied", hearing, participant=target.id))
         await self.hub.remove(session.room_id, target.id, LeaveReason.DENIED,
                               _with_reason("the court did not admit you to this hearing", msg.reason))
         return None
 
     async def _send_to_lobby(self, session: SessionInfo, hearing: Hearing, target: Participant,
                              msg: SendToLobby) -> Error | None:
-        if (refusal := self._refuse_unless(session, hearing, Action.REMOVE)) is not None:
+        if (refusal := refuse_unless(session, hearing, Action.REMOVE)) is not None:
             return refusal
         if target.role in STAFF_ROLES:
-            return _forbidden("court staff do not wait in the lobby")
+            return forbidden("court staff do not wait in the lobby")
         member = (await self.hub.members(session.room_id)).get(target.id)
         if member is None or member.get("place") != Place.ROOM.value:
-            return _not_found("that participant is not in the room")
+            return not_found("that participant is not in the room")
         await self.court.set_participant_status(
             target.id, ParticipantStatus.WAITING,
-            audit=self._event(session, "participant.sent_to_lobby", hearing, participant=target.id))
+            audit=audit_event(session, "participant.sent_to_lobby", hearing, participant=target.id))
         await self.hub.place(session.room_id, target.id, Place.LOBBY, msg.reason)
         await self.hub.set_actions(session.room_id, target.id, [])
         return None
 
     async def _remove(self, session: SessionInfo, hearing: Hearing, target: Participant, msg: Remove) -> Error | None:
-        if (refusal := self._refuse_unless(session, hearing, Action.REMOVE)) is not None:
+        if (refusal := refuse_unless(session, hearing, Action.REMOVE)) is not None:
             return refusal
         if target.role == Role.PRESIDING_JUDGE:
-            return _forbidden("the presiding judge cannot be removed")
+            return forbidden("the presiding judge cannot be removed")
         await self.court.set_participant_status(
             target.id, ParticipantStatus.REMOVED,
-            audit=self._event(session, "participant.removed", hearing, participant=target.id))
+            audit=audit_event(session, "participant.removed", hearing, participant=target.id))
         await self.hub.remove(session.room_id, target.id, LeaveReason.REMOVED,
                               _with_reason("you were removed from the hearing", msg.reason))
         return None
 
     async def _mute(self, session: SessionInfo, hearing: Hearing, target: Participant,
                     msg: MuteParticipant) -> Error | None:
-        if (refusal := self._refuse_unless(session, hearing, Action.MUTE_OTHERS)) is not None:
+        if (refusal := refuse_unless(session, hearing, Action.MUTE_OTHERS)) is not None:
             return refusal
         member = await self.hub.hold(session.room_id, target.id, msg.kind)
         if member is None:
-            return _not_found("that participant is not connected")
-        await self.audit.append(self._event(session, "participant.muted", hearing, participant=target.id,
+            return not_found("that participant is not connected")
+        await self.audit.append(audit_event(session, "participant.muted", hearing, participant=target.id,
                                                   kind=msg.kind.value))
         return None
 
     async def _lock(self, session: SessionInfo, hearing: Hearing, msg: LockRoom) -> Error | None:
-        if (refusal := self._refuse_unless(session, hearing, Action.ADMIT_DENY)) is not None:
+        if (refusal := refuse_unless(session, hearing, Action.ADMIT_DENY)) is not None:
             return refusal
         updated = await self.court.set_hearing_locked(
             hearing.id, msg.locked,
-            audit=self._event(session, "hearing.locked" if msg.locked else "hearing.unlocked", hearing))
+            audit=audit_event(session, "hearing.locked" if msg.locked else "hearing.unlocked", hearing))
         await self.hub.broadcast(session.room_id, self.room_state(updated), audience="everyone")
         return None
 
@@ -382,12 +328,12 @@ class Courtroom:
         try:
             role = Role(session.role)
         except ValueError:
-            return _forbidden(f"the role {session.role!r} may not change the procedure")
+            return forbidden(f"the role {session.role!r} may not change the procedure")
         if not any(Action.CHANGE_PROCEDURE_STATE in allowed(role, hearing.kind, s) for s in ProcedureState):
             # Someone who can never move this kind of hearing hears "forbidden", not why the move would not fit.
-            await self.audit.append(self._event(session, "procedure.refused", hearing, transition=msg.transition,
+            await self.audit.append(audit_event(session, "procedure.refused", hearing, transition=msg.transition,
                                                 state=hearing.state, code="not_permitted"))
-            return _forbidden(f"a {role.value} may not change the procedure of a {hearing.kind.value}")
+            return forbidden(f"a {role.value} may not change the procedure of a {hearing.kind.value}")
         outcome = await self.procedure.transition(hearing.id, Actor(session.participant_id, role), msg.transition)
         if isinstance(outcome, Refused):
             code = ErrorCode.FORBIDDEN if outcome.code is RefusalCode.NOT_PERMITTED else ErrorCode.CONFLICT
@@ -395,108 +341,15 @@ class Courtroom:
         return None  # the service's listener (`announce`) has told the room
 
     async def _set_recording(self, session: SessionInfo, hearing: Hearing, msg: SetRecording) -> Error | None:
-        if (refusal := self._refuse_unless(session, hearing, Action.START_PAUSE_RECORDING)) is not None:
+        if (refusal := refuse_unless(session, hearing, Action.START_PAUSE_RECORDING)) is not None:
             return refusal
         if self.recording is None:
-            return _conflict("no media server runs here, so nothing can be recorded")
+            return conflict("no media server runs here, so nothing can be recorded")
         await self.recording.set(hearing, msg.on, msg.reason, session.participant_id)
-        await self.audit.append(self._event(session, "recording.started" if msg.on else "recording.paused", hearing,
+        await self.audit.append(audit_event(session, "recording.started" if msg.on else "recording.paused", hearing,
                                             reason=msg.reason or None))
         await self.hub.broadcast(session.room_id, self.room_state(hearing), audience="everyone")
         return None
-
-    # ---- private rooms ------------------------------------------------------------------------------------
-
-    async def _open_private(self, session: SessionInfo, hearing: Hearing, msg: OpenPrivateRoom) -> Error | None:
-        if (refusal := self._refuse_unless(session, hearing, Action.OPEN_PRIVATE_ROOM)) is not None:
-            return refusal
-        members = await self.hub.members(session.room_id)
-        busy = {pid for room in await self.court.list_private_rooms(hearing.id) for pid in room.members}
-        chosen: list[Participant] = []
-        for pid in dict.fromkeys(msg.participant_ids):
-            if pid == session.participant_id:
-                continue
-            try:
-                target = await self.court.get_participant(pid)
-            except NotFound:
-                return _not_found(f"no participant {pid!r} in this hearing")
-            if target.hearing_id != hearing.id:
-                return _not_found(f"no participant {pid!r} in this hearing")
-            if Action.ENTER_PRIVATE_ROOM not in allowed(target.role, hearing.kind, hearing.state):
-                return _forbidden(f"a {target.role} may not enter a private room now")
-            if (members.get(pid) or {}).get("place") != Place.ROOM.value:
-                return _conflict("everyone moved to a private room must be in the hearing room now")
-            if pid in busy:
-                return _conflict("that participant is already in a private room")
-            chosen.append(target)
-        if not chosen:
-            return Error(code=ErrorCode.BAD_MESSAGE, message="name at least one participant besides yourself")
-        ids = [p.id for p in chosen]
-        if Action.ENTER_PRIVATE_ROOM in allowed(session.role, hearing.kind, hearing.state):
-            ids.append(session.participant_id)  # a mediator sits in the caucus they open
-        room_id = f"private-{secrets.token_hex(8)}"
-        label = msg.label or "private room"
-        private = await self.court.open_private_room(
-            hearing.id, room_id, label, ids, session.participant_id,
-            audit=self._event(session, "private_room.opened", hearing, room=room_id, members=sorted(ids)))
-        await self.records.create_room(room_id, label, "private")
-        for pid in private.members:
-            await self._move_into(private, pid, members.get(pid) or {})
-        await self.hub.broadcast(session.room_id, await self._private_rooms(hearing), audience="staff")
-        return None
-
-    async def _private_rooms(self, hearing: Hearing) -> PrivateRooms:
-        return PrivateRooms(rooms=[PrivateRoomInfo(room_id=r.room_id, label=r.label, members=list(r.members))
-                                   for r in await self.court.list_private_rooms(hearing.id)])
-
-    async def _move_into(self, private: PrivateRoom, pid: str, member: dict[str, Any]) -> None:
-        role = Role(str(member.get("role")))
-        token, claims = self.tokens.issue_join(room_id=private.room_id, role=role.value, name=str(member.get("name")),
-                                               grants=ROLE_GRANTS[role], ttl_seconds=PRIVATE_TOKEN_TTL,
-                                               participant_id=pid)
-        await self.records.record_token(IssuedToken(
-            jti=claims.jti, room_id=private.room_id, participant_id=pid, role=role.value,
-            issued_at=datetime.fromtimestamp(claims.issued_at, UTC),
-            expires_at=datetime.fromtimestamp(claims.expires_at, UTC)))
-        main = await self._main_room(private)
-        await self.hub.place(main, pid, Place.PRIVATE, private.label)
-        await self.hub.set_actions(main, pid, [])
-        await self.hub.send_to(main, pid, PrivateRoomMove(action="enter", room_id=private.room_id,
-                                                          label=private.label, token=token))
-
-    async def _main_room(self, private: PrivateRoom) -> str:
-        hearing = await self.court.get_hearing(private.hearing_id)
-        return hearing.room_id or ""
-
-    async def _close_private(self, session: SessionInfo, hearing: Hearing, msg: ClosePrivateRoom) -> Error | None:
-        if (refusal := self._refuse_unless(session, hearing, Action.OPEN_PRIVATE_ROOM)) is not None:
-            return refusal
-        private = await self.court.find_private_room(msg.room_id)
-        if private is None or private.hearing_id != hearing.id or not private.is_open:
-            return _not_found("no such open private room in this hearing")
-        await self.close_private(private, session.participant_id, session.role)
-        return None
-
-    async def close_private(self, private: PrivateRoom, actor_id: str, actor_role: str) -> None:
-        """Close a private room and bring its members back into the main room."""
-        hearing = await self.court.get_hearing(private.hearing_id)
-        await self.court.close_private_room(private.id, actor_id, audit=AuditEvent(
-            actor_id, actor_role, "private_room.closed", f"hearing:{hearing.id}", {"room": private.room_id}))
-        for token in await self.records.tokens_for_room(private.room_id):
-            if token.revoked_at is None:
-                await self.records.revoke_token(token.jti, "private room closed")
-        main = hearing.room_id or ""
-        for pid in private.members:
-            await self.hub.send_to(main, pid, PrivateRoomMove(action="leave", room_id=private.room_id,
-                                                              label=private.label))
-            await self.hub.remove(private.room_id, pid, LeaveReason.LEFT, "the private room was closed",
-                                  code=CloseCode.NORMAL)
-            member = await self.hub.place(main, pid, Place.ROOM)
-            if member is not None:
-                role = str(member.get("role", ""))
-                await self.hub.set_actions(main, pid, actions_for(role, hearing, Place.ROOM),
-                                           transitions_for(role, hearing, Place.ROOM))
-        await self.hub.broadcast(main, await self._private_rooms(hearing), audience="staff")
 
     async def on_procedure(self, applied: Applied) -> None:
         """A procedure listener: tell the room."""
@@ -506,9 +359,7 @@ class Courtroom:
         """Tell the room a hearing's new state and give everyone connected their new permissions."""
         if hearing.room_id is None:
             return
-        if hearing.state not in PRIVATE_STATES:
-            for private in await self.court.list_private_rooms(hearing.id):
-                await self.close_private(private, "system", "system")
+        await self.private.close_all(hearing)
         await self.hub.broadcast(hearing.room_id, self.room_state(hearing), audience="everyone")
         for pid, member in (await self.hub.members(hearing.room_id)).items():
             place = Place(member.get("place", Place.ROOM.value))

@@ -1,0 +1,180 @@
+"""A hearing's private rooms: caucus (背靠背调解: mediator + one side; counsel + client) and the panel's retiring room.
+
+A private room is a signalling room of its own, registered with its members (docket: private_rooms). The moderator
+opens it; each member gets a link bound to that room, handed over signalling, and keeps the main connection
+(placed `private` there: no media in the main room meanwhile). Closing it — by its opener, or by the hearing leaving
+session/recess — brings everyone back with their main-room permissions. Private rooms are never recorded: the
+recorder only ever follows hearings' main rooms.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from docket.audit import AuditEvent, AuditLog
+from docket.court import CourtRecords, Hearing, NotFound, Participant, ParticipantStatus, PrivateRoom
+from docket.records import IssuedToken, Records
+from hearing.kinds import ProcedureState
+from hearing.live_permissions import (
+    actions_for,
+    audit_event,
+    conflict,
+    forbidden,
+    not_found,
+    refuse_unless,
+    transitions_for,
+)
+from hearing.policy import Action, allowed
+from hearing.roles import ROLE_GRANTS, Role
+from signaling.closecodes import CloseCode
+from signaling.hub import SessionInfo, SignalingHub
+from signaling.protocol import (
+    ClosePrivateRoom,
+    Error,
+    ErrorCode,
+    LeaveReason,
+    OpenPrivateRoom,
+    Place,
+    PrivateRoomInfo,
+    PrivateRoomMove,
+    PrivateRooms,
+    RoomState,
+)
+from signaling.tokens import JoinClaims, TokenError, TokenService
+
+PRIVATE_STATES = frozenset({ProcedureState.IN_SESSION, ProcedureState.RECESS})
+"""Private rooms exist only while the hearing runs; any other state closes them."""
+PRIVATE_ACTIONS = ["publish_audio", "publish_video", "subscribe"]
+PRIVATE_TOKEN_TTL = 4 * 3600
+
+
+class PrivateRoomService:
+    def __init__(self, hub: SignalingHub, court: CourtRecords, audit: AuditLog, tokens: TokenService,
+                 records: Records) -> None:
+        self.hub = hub
+        self.court = court
+        self.audit = audit
+        self.tokens = tokens
+        self.records = records
+
+    async def connected(self, session: SessionInfo, private: PrivateRoom) -> None:
+        """Someone came into the private room: its state (never recorded) and what they may do there."""
+        parent = await self.court.get_hearing(private.hearing_id)
+        await self.hub.send_to(session.room_id, session.participant_id, RoomState(
+            hearing_id=parent.id, kind=parent.kind.value, state=parent.state, private=True, label=private.label))
+        await self.hub.set_actions(session.room_id, session.participant_id, PRIVATE_ACTIONS)
+
+    async def close_all(self, hearing: Hearing) -> None:
+        """The hearing left session/recess: every private room closes, everyone comes back."""
+        if hearing.state not in PRIVATE_STATES:
+            for private in await self.court.list_private_rooms(hearing.id):
+                await self.close(private, "system", "system")
+
+    async def join(self, claims: JoinClaims, private: PrivateRoom) -> Place:
+        """Only its registered, admitted members, while the hearing's stage lets them enter."""
+        if not private.is_open:
+            raise TokenError(CloseCode.FORBIDDEN, "this private room has been closed; return to the hearing")
+        if claims.participant_id not in private.members:
+            raise TokenError(CloseCode.FORBIDDEN, "this private room is not open to you")
+        hearing = await self.court.get_hearing(private.hearing_id)
+        participant = await self.court.get_participant(claims.participant_id)
+        if participant.status is not ParticipantStatus.ADMITTED or participant.role != claims.role:
+            raise TokenError(CloseCode.FORBIDDEN, "this private room is not open to you")
+        if Action.ENTER_PRIVATE_ROOM not in allowed(participant.role, hearing.kind, hearing.state):
+            raise TokenError(CloseCode.FORBIDDEN, "private rooms cannot be entered at this stage of the hearing")
+        return Place.ROOM
+
+    async def open(self, session: SessionInfo, hearing: Hearing, msg: OpenPrivateRoom) -> Error | None:
+        if (refusal := refuse_unless(session, hearing, Action.OPEN_PRIVATE_ROOM)) is not None:
+            return refusal
+        members = await self.hub.members(session.room_id)
+        busy = {pid for room in await self.court.list_private_rooms(hearing.id) for pid in room.members}
+        chosen: list[Participant] = []
+        for pid in dict.fromkeys(msg.participant_ids):
+            if pid == session.participant_id:
+                continue
+            try:
+                target = await self.court.get_participant(pid)
+            except NotFound:
+                return not_found(f"no participant {pid!r} in this hearing")
+            if target.hearing_id != hearing.id:
+                return not_found(f"no participant {pid!r} in this hearing")
+            if Action.ENTER_PRIVATE_ROOM not in allowed(target.role, hearing.kind, hearing.state):
+                return forbidden(f"a {target.role} may not enter a private room now")
+            if (members.get(pid) or {}).get("place") != Place.ROOM.value:
+                return conflict("everyone moved to a private room must be in the hearing room now")
+            if pid in busy:
+                return conflict("that participant is already in a private room")
+            chosen.append(target)
+        if not chosen:
+            return Error(code=ErrorCode.BAD_MESSAGE, message="name at least one participant besides yourself")
+        ids = [p.id for p in chosen]
+        if Action.ENTER_PRIVATE_ROOM in allowed(session.role, hearing.kind, hearing.state):
+            ids.append(session.participant_id)  # a mediator sits in the caucus they open
+        room_id = f"private-{secrets.token_hex(8)}"
+        label = msg.label or "private room"
+        private = await self.court.open_private_room(
+            hearing.id, room_id, label, ids, session.participant_id,
+            audit=audit_event(session, "private_room.opened", hearing, room=room_id, members=sorted(ids)))
+        await self.records.create_room(room_id, label, "private")
+        for pid in private.members:
+            await self._move_into(private, pid, members.get(pid) or {})
+        await self.hub.broadcast(session.room_id, await self.listing(hearing), audience="staff")
+        return None
+
+    async def listing(self, hearing: Hearing) -> PrivateRooms:
+        """For staff: the hearing's open private rooms."""
+        return PrivateRooms(rooms=[PrivateRoomInfo(room_id=r.room_id, label=r.label, members=list(r.members))
+                                   for r in await self.court.list_private_rooms(hearing.id)])
+
+    async def _move_into(self, private: PrivateRoom, pid: str, member: dict[str, Any]) -> None:
+        role = Role(str(member.get("role")))
+        token, claims = self.tokens.issue_join(room_id=private.room_id, role=role.value, name=str(member.get("name")),
+                                               grants=ROLE_GRANTS[role], ttl_seconds=PRIVATE_TOKEN_TTL,
+                                               participant_id=pid)
+        await self.records.record_token(IssuedToken(
+            jti=claims.jti, room_id=private.room_id, participant_id=pid, role=role.value,
+            issued_at=datetime.fromtimestamp(claims.issued_at, UTC),
+            expires_at=datetime.fromtimestamp(claims.expires_at, UTC)))
+        main = await self._main_room(private)
+        await self.hub.place(main, pid, Place.PRIVATE, private.label)
+        await self.hub.set_actions(main, pid, [])
+        await self.hub.send_to(main, pid, PrivateRoomMove(action="enter", room_id=private.room_id,
+                                                          label=private.label, token=token))
+
+    async def _main_room(self, private: PrivateRoom) -> str:
+        hearing = await self.court.get_hearing(private.hearing_id)
+        return hearing.room_id or ""
+
+    async def close_request(self, session: SessionInfo, hearing: Hearing, msg: ClosePrivateRoom) -> Error | None:
+        if (refusal := refuse_unless(session, hearing, Action.OPEN_PRIVATE_ROOM)) is not None:
+            return refusal
+        private = await self.court.find_private_room(msg.room_id)
+        if private is None or private.hearing_id != hearing.id or not private.is_open:
+            return not_found("no such open private room in this hearing")
+        await self.close(private, session.participant_id, session.role)
+        return None
+
+    async def close(self, private: PrivateRoom, actor_id: str, actor_role: str) -> None:
+        """Close a private room and bring its members back into the main room."""
+        hearing = await self.court.get_hearing(private.hearing_id)
+        await self.court.close_private_room(private.id, actor_id, audit=AuditEvent(
+            actor_id, actor_role, "private_room.closed", f"hearing:{hearing.id}", {"room": private.room_id}))
+        for token in await self.records.tokens_for_room(private.room_id):
+            if token.revoked_at is None:
+                await self.records.revoke_token(token.jti, "private room closed")
+        main = hearing.room_id or ""
+        for pid in private.members:
+            await self.hub.send_to(main, pid, PrivateRoomMove(action="leave", room_id=private.room_id,
+                                                              label=private.label))
+            await self.hub.remove(private.room_id, pid, LeaveReason.LEFT, "the private room was closed",
+                                  code=CloseCode.NORMAL)
+            member = await self.hub.place(main, pid, Place.ROOM)
+            if member is not None:
+                role = str(member.get("role", ""))
+                await self.hub.set_actions(main, pid, actions_for(role, hearing, Place.ROOM),
+                                           transitions_for(role, hearing, Place.ROOM))
+        await self.hub.broadcast(main, await self.listing(hearing), audience="staff")
+
