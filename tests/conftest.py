@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from docket.court_sql import SqlCourtRecords, open_court_records
+
 PG_ADMIN_DSN = os.environ.get("TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,3 +166,21 @@ async def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02) -
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError("condition not met in time")
         await asyncio.sleep(interval)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def court_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The court register's database, once per backend: a SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'court.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+async def court(court_url: str) -> AsyncIterator[SqlCourtRecords]:
+    """The migrated register on `court_url`, with cheap identity-document hashing for tests."""
+    db = await open_court_records(court_url, id_hash_iterations=1_000)
+    try:
+        yield db
+    finally:
+        await db.close()

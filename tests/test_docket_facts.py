@@ -3,33 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import date, datetime
-from pathlib import Path
 
 import pytest
 
 from docket.audit import AuditEvent
 from docket.court import InvalidRecord, NewPerson, NotFound
-from docket.court_sql import SqlCourtRecords, open_court_records
+from docket.court_sql import SqlCourtRecords
 from docket.facts import ConflictingFact, FactKind, FactRecords, NewFact
 from docket.facts_sql import SqlFactRecords
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def court_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'court.db'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
-@pytest.fixture
-async def court(court_url: str) -> AsyncIterator[SqlCourtRecords]:
-    db = await open_court_records(court_url, id_hash_iterations=1_000)
-    try:
-        yield db
-    finally:
-        await db.close()
 
 
 @pytest.fixture

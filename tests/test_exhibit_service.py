@@ -23,7 +23,7 @@ from docket.court import (
     Participant,
     ParticipantStatus,
 )
-from docket.court_sql import SqlCourtRecords, open_court_records
+from docket.court_sql import SqlCourtRecords
 from docket.exhibits import Exhibit, ExhibitRecords, Presentation
 from docket.exhibits_sql import SqlExhibitRecords
 from docket.records import RecordsError
@@ -43,22 +43,6 @@ CLERK = Actor("staff-clerk", Role.CLERK)
 JUDGE = Actor("staff-judge", Role.PRESIDING_JUDGE)
 PDF = make_pdf(2)
 PNG = make_png(40, 30)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def court_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'court.db'}"
-    return str(request.getfixturevalue("pg_url"))  # a sync fixture may pull in the async one
-
-
-@pytest.fixture
-async def court(court_url: str) -> AsyncIterator[SqlCourtRecords]:
-    db = await open_court_records(court_url, id_hash_iterations=1000)
-    try:
-        yield db
-    finally:
-        await db.close()
 
 
 def _local(tmp_path: Path) -> LocalObjectStore:

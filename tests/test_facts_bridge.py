@@ -48,13 +48,6 @@ JUDGE = Actor("judge-1", Role.PRESIDING_JUDGE)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def court_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'court.db'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
 @dataclass
 class World:
     court: SqlCourtRecords

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from docket.audit import AuditEvent
 from docket.court import Hearing, HearingKind, NewCase, NewHearing, NewPerson, NotFound
-from docket.court_sql import SqlCourtRecords, open_court_records
+from docket.court_sql import SqlCourtRecords
 from hearing.procedure import RefusalCode, Refused, Transition
 from hearing.procedure_service import Actor, Applied, ProcedureService
 from hearing.roles import Role
@@ -19,22 +17,6 @@ from hearing.roles import Role
 START = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 JUDGE = Actor("judge-1", Role.PRESIDING_JUDGE)
 CLERK = Actor("clerk-1", Role.CLERK)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def court_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'court.db'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
-@pytest.fixture
-async def court(court_url: str) -> AsyncIterator[SqlCourtRecords]:
-    db = await open_court_records(court_url, id_hash_iterations=1000)
-    try:
-        yield db
-    finally:
-        await db.close()
 
 
 async def _hearing(court: SqlCourtRecords, kind: HearingKind = HearingKind.TRIAL) -> Hearing:

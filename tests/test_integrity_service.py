@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from docket.court import InvalidRecord, NewCase, NewPerson, NotFound, Party, PartySide
-from docket.court_sql import SqlCourtRecords, open_court_records
+from docket.court_sql import SqlCourtRecords
 from docket.facts import FactKind, NewFact
 from docket.facts_sql import SqlFactRecords
 from integrity.service import (
@@ -31,22 +29,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def court_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'court.db'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
-@pytest.fixture
-async def court(court_url: str) -> AsyncIterator[SqlCourtRecords]:
-    db = await open_court_records(court_url, id_hash_iterations=1_000)
-    try:
-        yield db
-    finally:
-        await db.close()
 
 
 @pytest.fixture

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pypdf
 import pytest
@@ -27,7 +25,7 @@ from docket.court import (
     PartySide,
     StaleState,
 )
-from docket.court_sql import SqlCourtRecords, open_court_records
+from docket.court_sql import SqlCourtRecords
 from docket.transcripts import ReverificationMethod, TranscriptStore, TranscriptVersion
 from docket.transcripts_sql import SqlTranscriptStore
 from hearing import transcript as core
@@ -47,22 +45,6 @@ def resident_id(body17: str) -> str:
 
 PLAINTIFF_ID = resident_id("11010519800103005")
 DEFENDANT_ID = resident_id("11010519751224002")
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def court_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'court.db'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
-@pytest.fixture
-async def court(court_url: str) -> AsyncIterator[SqlCourtRecords]:
-    db = await open_court_records(court_url, id_hash_iterations=1000)
-    try:
-        yield db
-    finally:
-        await db.close()
 
 
 @pytest.fixture
