@@ -38,6 +38,10 @@ class _RoomSession:
     recording: HearingRecording
     paused: bool = False
     tracks: dict[str, tuple[PublishedTrack, TrackRecorder]] = field(default_factory=dict)
+    # Set while the open segments close and the stop entry is chained. The session stays in `sessions` until
+    # then, so "not in sessions" means the whole recording is in the spool, and a start meanwhile waits for it
+    # (two recordings of one hearing continuing from the same chain head would fork the manifest).
+    stopped: asyncio.Future[None] | None = None
 
 
 class RoomRecorder:
@@ -55,15 +59,23 @@ class RoomRecorder:
 
     def is_recording(self, room_id: str) -> bool:
         session = self.sessions.get(room_id)
-        return session is not None and not session.paused
+        return session is not None and not session.paused and session.stopped is None
+
+    def _live(self, room_id: str) -> _RoomSession | None:
+        """The room's session unless it is stopping."""
+        session = self.sessions.get(room_id)
+        return session if session is not None and session.stopped is None else None
 
     # ---- control ------------------------------------------------------------------------------------------
 
     async def start(self, room_id: str, hearing_id: str, actor_id: str) -> None:
         """Begin (or, if paused, resume) recording the room; the manifest continues any earlier chain."""
         session = self.sessions.get(room_id)
+        if session is not None and session.stopped is not None:
+            await asyncio.shield(session.stopped)  # let the previous recording finish its chain first
+            session = self.sessions.get(room_id)
         if session is not None:
-            if session.paused:
+            if session.paused and session.stopped is None:
                 self.resume(room_id, "resumed", actor_id)
             return
         chain = await self._chain_for(hearing_id)
@@ -77,27 +89,37 @@ class RoomRecorder:
         log.info("recording started", extra={"room": room_id, "hearing": hearing_id})
 
     def pause(self, room_id: str, reason: str, actor_id: str) -> None:
-        session = self.sessions.get(room_id)
+        session = self._live(room_id)
         if session is None or session.paused:
             return
         session.paused = True
         session.recording.pause(reason, actor_id)
 
     def resume(self, room_id: str, reason: str, actor_id: str) -> None:
-        session = self.sessions.get(room_id)
+        session = self._live(room_id)
         if session is None or not session.paused:
             return
         session.paused = False
         session.recording.resume(reason, actor_id)
 
     async def stop(self, room_id: str, actor_id: str) -> None:
-        session = self.sessions.pop(room_id, None)
+        """Close the open segments and chain the stop entry; returns once all of it is in the spool."""
+        session = self.sessions.get(room_id)
         if session is None:
             return
-        for track, recorder in session.tracks.values():
-            with contextlib.suppress(ValueError):
-                track.taps.remove(recorder.tap)
-        await session.recording.stop(actor_id)
+        if session.stopped is not None:
+            await asyncio.shield(session.stopped)
+            return
+        session.stopped = asyncio.get_running_loop().create_future()
+        try:
+            for track, recorder in session.tracks.values():
+                with contextlib.suppress(ValueError):
+                    track.taps.remove(recorder.tap)
+            await session.recording.stop(actor_id)
+        finally:
+            if self.sessions.get(room_id) is session:
+                del self.sessions[room_id]
+            session.stopped.set_result(None)
         log.info("recording stopped", extra={"room": room_id, "hearing": session.recording.hearing_id})
 
     async def close(self) -> None:
@@ -108,12 +130,12 @@ class RoomRecorder:
     # ---- the SFU's track events ---------------------------------------------------------------------------
 
     def track_added(self, room_id: str, track: PublishedTrack) -> None:
-        session = self.sessions.get(room_id)
+        session = self._live(room_id)
         if session is not None:
             self._attach(session, track)
 
     def track_removed(self, room_id: str, track: PublishedTrack) -> None:
-        session = self.sessions.get(room_id)
+        session = self._live(room_id)
         if session is None or track.track_id not in session.tracks:
             return
         _, recorder = session.tracks.pop(track.track_id)

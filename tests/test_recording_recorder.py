@@ -1,16 +1,20 @@
-"""TrackRecorder end to end (real VP8 and Opus RTP → spool → local store → verified manifest) and its hot-path cost."""
+"""TrackRecorder end to end (real VP8 and Opus RTP → spool → local store → verified manifest); RoomRecorder stopping.
+
+The per-packet cost of the recorder tap is measured by `python -m bench.rtp_micro`, not here."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import av
 
+from media.sfu import MediaConfig, Sfu
+from media.tracks import CodecInfo, PublishedTrack
 from recordings.local_store import LocalObjectStore
 from recordings.manifest import verify_store
 from recordings.recorder import HearingRecording, TrackRecorder
+from recordings.room_recorder import RoomRecorder
 from recordings.spool import Spool
 from tests.test_recording_segments import opus_packets, video_packets
 
@@ -55,18 +59,48 @@ async def test_two_tracks_record_pause_and_verify(tmp_path: Path) -> None:
     assert list((tmp_path / "spool").iterdir()) == [] and list((tmp_path / "work").iterdir()) == []
 
 
-async def test_on_rtp_cost(tmp_path: Path) -> None:
-    """Micro benchmark of the per-packet enqueue (printed; the assertion is a loose regression bound)."""
-    spool = Spool(tmp_path / "spool", LocalObjectStore(tmp_path / "s", url_base="http://x", signing_key=b"k"))
-    rec = HearingRecording("h1", spool, recording_start=0.0)
-    track = TrackRecorder(rec, "cam", "vp8", 90000, tmp_path / "work", max_queue=1 << 30)
-    track._wake.set()  # measure the steady state of a busy worker (no Event.set per packet)
-    packet = video_packets("vp8", 1)[0]
-    n = 200_000
-    start = time.perf_counter()
-    for _ in range(n):
-        track.on_rtp(packet, 1.0)
-    per = (time.perf_counter() - start) / n * 1e6
-    print(f"TrackRecorder.on_rtp: {per:.3f} µs per packet")
-    assert per < 5
-    await track.stop()
+class _NoSignals:
+    async def send_to(self, room_id: str, participant_id: str, msg: object) -> None:
+        pass
+
+    async def broadcast(self, room_id: str, msg: object, exclude: str | None = None) -> None:
+        pass
+
+
+async def test_a_start_during_a_stop_continues_the_chain_instead_of_forking_it(tmp_path: Path) -> None:
+    """A room stays in `sessions` until its segments and stop entry are spooled; a start meanwhile waits for that.
+
+    Before, the session left `sessions` at once: a start in that window continued from the same chain head as the
+    segments still closing, and two manifest entries took one seq.
+    """
+    store = LocalObjectStore(tmp_path / "store", url_base="http://x", signing_key=b"k")
+    spool = Spool(tmp_path / "spool", store)
+    spool.start()
+    sfu = Sfu(MediaConfig(), _NoSignals())  # type: ignore[arg-type]
+    rooms = RoomRecorder(sfu, spool, tmp_path / "work", segment_seconds=1.0)
+    track = PublishedTrack("judge", "cam", "video", 1234, CodecInfo("VP8", 90000, 96), {},
+                           request_keyframe=lambda t: None)
+    await rooms.start("room", "h1", "judge")
+    rooms.track_added("room", track)
+    for p in video_packets("vp8", 90):  # 3 s of frames: the stop has an open segment to close
+        for tap in track.taps:
+            tap(p)
+    stopping = asyncio.create_task(rooms.stop("room", "judge"))
+    await asyncio.sleep(0)
+    assert "room" in rooms.sessions and not rooms.is_recording("room")  # stopping: still there, not recording
+    rooms.track_added("room", track)  # a track arriving while stopping is not attached to the ending recording
+    assert len(track.taps) == 0
+    restart = asyncio.create_task(rooms.start("room", "h1", "judge"))
+    await asyncio.wait_for(stopping, 30)
+    await asyncio.wait_for(restart, 30)
+    assert rooms.is_recording("room")
+    await rooms.stop("room", "judge")
+    assert "room" not in rooms.sessions
+    await asyncio.wait_for(spool.drain(), 30)
+    await spool.stop()
+    entries, broken = await verify_store(store, "h1")
+    assert broken is None, broken
+    assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
+    types = [e.type for e in entries]
+    assert types[0] == "start" and types[-2:] == ["start", "stop"] and types[-3] == "stop"
+    assert types.count("segment") >= 2
