@@ -50,6 +50,24 @@ PRIVATE_ACTIONS = ["publish_audio", "publish_video", "subscribe"]
 PRIVATE_TOKEN_TTL = 4 * 3600
 
 
+PARTY_SIDE_ROLES = frozenset({Role.PLAINTIFF.value, Role.DEFENDANT.value})
+
+
+def sides_of(participants: list[Participant], party_sides: dict[str, str]) -> set[str]:
+    """The sides of a case these participants belong to: a party by role, anyone else by the case's party list.
+
+    Why: a caucus (背靠背) is the mediator with one side; putting both sides in one "private" room would let one
+    side hear what the other told the mediator in confidence. Counsel and others who are not parties to the case
+    have no recorded side and do not count.
+    """
+    sides = set()
+    for p in participants:
+        side = p.role if p.role in PARTY_SIDE_ROLES else party_sides.get(p.person_id)
+        if side is not None:
+            sides.add(side)
+    return sides
+
+
 class PrivateRoomService:
     def __init__(self, hub: SignalingHub, court: CourtRecords, audit: AuditLog, tokens: TokenService,
                  records: Records) -> None:
@@ -110,6 +128,11 @@ class PrivateRoomService:
             chosen.append(target)
         if not chosen:
             return Error(code=ErrorCode.BAD_MESSAGE, message="name at least one participant besides yourself")
+        case = await self.court.get_case(hearing.case_id)
+        if len(sides := sides_of(chosen, {p.person_id: p.side.value for p in case.parties})) > 1:
+            named = " and the ".join(sorted(sides))
+            return forbidden(f"a private room holds one side only; these participants are on the {named} sides: "
+                             "open one room per side")
         ids = [p.id for p in chosen]
         if Action.ENTER_PRIVATE_ROOM in allowed(session.role, hearing.kind, hearing.state):
             ids.append(session.participant_id)  # a mediator sits in the caucus they open

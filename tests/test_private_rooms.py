@@ -52,6 +52,10 @@ async def test_a_caucus_with_one_side_and_back(server: LiveServer) -> None:
     side = [seated["plaintiff"].participant_id, seated["counsel"].participant_id]
     await c["plaintiff"].send({"type": "open-private-room", "participant_ids": side})
     assert (await c["plaintiff"].expect("error"))["code"] == "forbidden"
+    both_sides = [*side, seated["defendant"].participant_id]  # not a caucus: one side would hear the other's
+    await c["mediator"].send({"type": "open-private-room", "participant_ids": both_sides, "label": "x"})
+    refused = await c["mediator"].expect("error")
+    assert refused["code"] == "forbidden" and "one side" in refused["message"]
 
     await c["mediator"].send({"type": "open-private-room", "participant_ids": side, "label": "原告方"})
     placed = await c["plaintiff"].expect("placed", place="private")
