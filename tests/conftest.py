@@ -170,7 +170,9 @@ async def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02) -
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def court_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The court register's database, once per backend: a SQLite file, then a fresh PostgreSQL database."""
+    """The court register's database, once per backend: a SQLite file, then a fresh PostgreSQL database (`pg_url`,
+    dropped after the test). Also the `database_url` of an app under test, so its API runs on both backends. A test
+    that only needs one backend says so with `@pytest.mark.parametrize("court_url", ["sqlite"], indirect=True)`."""
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'court.db'}"
     return str(request.getfixturevalue("pg_url"))

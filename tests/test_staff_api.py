@@ -95,21 +95,9 @@ async def _api(tmp_path: Path, database_url: str) -> AsyncIterator[Api]:
 
 
 @pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    async for a in _api(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'hearing.db'}"):
-        yield a
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'hearing.db'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
-@pytest.fixture
-async def api_both(db_url: str, tmp_path: Path) -> AsyncIterator[Api]:
-    async for a in _api(tmp_path, db_url):
+async def api(court_url: str, tmp_path: Path) -> AsyncIterator[Api]:
+    """The app on each backend in turn (conftest's `court_url`): a SQLite file, then a fresh PostgreSQL database."""
+    async for a in _api(tmp_path, court_url):
         yield a
 
 
@@ -199,8 +187,7 @@ async def test_lockout_and_expiry_follow_the_clock(api: Api) -> None:
 # ---- the register -------------------------------------------------------------------------------------------
 
 
-async def test_register_flow_and_refusals(api_both: Api) -> None:
-    api = api_both
+async def test_register_flow_and_refusals(api: Api) -> None:
     await api.login("clerk")
     r = await api.call("POST", "/api/persons", "clerk", json={"name": "钱证人", "id_document": RESIDENT_ID})
     assert r.status_code == 201, r.text
@@ -451,6 +438,7 @@ async def test_procedure_through_the_api_and_stats(api: Api) -> None:
 # ---- OpenAPI ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("court_url", ["sqlite"], indirect=True)  # the schema does not depend on the database
 async def test_openapi_lists_every_staff_endpoint_with_tags(api: Api) -> None:
     spec = (await api.client.get("/openapi.json")).json()
     expected = {
@@ -486,11 +474,11 @@ async def test_openapi_lists_every_staff_endpoint_with_tags(api: Api) -> None:
 # ---- end to end: a link issued here joins through signalling --------------------------------------------------
 
 
-async def test_issued_links_join_the_hearing_room(tmp_path: Path) -> None:
+async def test_issued_links_join_the_hearing_room(court_url: str, tmp_path: Path) -> None:
     from docket.staff_sql import SqlStaffStore
     from tests.live import live_server
 
-    async with live_server(tmp_path, media_enabled=False) as server:
+    async with live_server(tmp_path, media_enabled=False, database_url=court_url) as server:
         services = server.services
         setup = StaffAuth(SqlStaffStore(services.court.engine), services.audit, hasher=cheap_hasher())
         await setup.create_account("clerk", "李书记员", ["clerk"], PASSWORD)

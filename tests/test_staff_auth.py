@@ -58,13 +58,6 @@ class Clock:
         self.now += delta
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'staff.db'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
 @dataclass
 class Db:
     court: SqlCourtRecords
@@ -73,9 +66,10 @@ class Db:
 
 
 @pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Db]:
-    court = await open_court_records(db_url, id_hash_iterations=1_000)  # migrates to head
-    store = open_staff_store(db_url)
+async def db(court_url: str) -> AsyncIterator[Db]:
+    """The register and staff store on each backend (conftest's `court_url`): SQLite, then a fresh PostgreSQL db."""
+    court = await open_court_records(court_url, id_hash_iterations=1_000)  # migrates to head
+    store = open_staff_store(court_url)
     try:
         yield Db(court, store, court.audit)
     finally:

@@ -18,8 +18,9 @@ pytestmark = pytest.mark.timeout(120)
 PASSWORD = "correct horse battery staple"
 
 
-async def test_a_clerk_admits_and_denies_through_the_api(tmp_path: Path) -> None:
-    async with live_server(tmp_path, MEDIA_ENABLED=False) as server:
+async def test_a_clerk_admits_and_denies_through_the_api(court_url: str, tmp_path: Path) -> None:
+    """On each backend (conftest's `court_url`): a SQLite file, then a fresh PostgreSQL database."""
+    async with live_server(tmp_path, MEDIA_ENABLED=False, database_url=court_url) as server:
         s = server.services
         seated = await seat_hearing(server, "trial", {"judge": Role.PRESIDING_JUDGE, "clerk": Role.CLERK,
                                                       "plaintiff": Role.PLAINTIFF, "defendant": Role.DEFENDANT})
