@@ -28,6 +28,7 @@ from hearing.transcript_service import TranscriptService
 from media import aiortc_glue as glue
 from media.metrics import SfuCollector
 from media.sfu import MediaConfig, Sfu
+from recordings.leftovers import recover_leftovers
 from recordings.local_store import LocalObjectStore
 from recordings.objectstore import ObjectStore
 from recordings.room_recorder import RoomRecorder
@@ -146,6 +147,11 @@ async def start_services(services: Services, *, progress: Callable[[str], None] 
     await services.bus.start()
     await services.objects.ping()
     if services.recorder is not None:
+        # what a killed recorder left in its work directory, before any recording reuses it
+        quarantine = s.var_dir / "recordings" / "quarantine"
+        left = await asyncio.to_thread(recover_leftovers, services.recorder.work_dir, quarantine)
+        if left.quarantined and progress is not None:
+            progress(f"{len(left.quarantined)} recording segments never chained are kept in {quarantine}")
         recovered = await services.recorder.spool.recover()
         if recovered and progress is not None:
             progress(f"uploading {recovered} recording objects left from the previous run")

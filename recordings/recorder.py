@@ -86,9 +86,14 @@ class HearingRecording:
             t.resume()
 
     async def stop(self, actor_id: str) -> None:
-        """Close every track's open segment, chain them, then the stop entry."""
+        """Close every track's open segment, chain them, then the stop entry.
+
+        The stop's time is taken before the segments close, as a pause's is: from then on no packet is recorded.
+        Taken after, it also counted the closing (a frame's wait in each worker, fsyncs, spooling; ~0.5 s on a busy
+        machine), time in session that no track could have recorded."""
+        at_us = self._at_us()
         await asyncio.gather(*(t.stop() for t in self.tracks))
-        self._append_entry("stop", {"actor_id": actor_id, "at_us": self._at_us()})
+        self._append_entry("stop", {"actor_id": actor_id, "at_us": at_us})
 
 
 class TrackRecorder:

@@ -159,7 +159,11 @@ class Spool:
             items.append(item)
         for leftover in itertools.chain(self.directory.glob("*.data"), self.directory.glob("*.tmp-*")):
             if ".tmp-" in leftover.name or leftover.stem not in committed:
-                leftover.unlink(missing_ok=True)  # interrupted add: never acknowledged to anyone
+                # interrupted add: never acknowledged to anyone, never chained; say so, an operator may ask
+                with contextlib.suppress(OSError):
+                    log.warning("spool: removing %s (%d bytes), added by a process that stopped before committing "
+                                "it; it was never in a manifest", leftover, leftover.stat().st_size)
+                leftover.unlink(missing_ok=True)
         return items
 
     def pending_items(self, prefix: str) -> list[SpoolItem]:

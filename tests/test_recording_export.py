@@ -1,6 +1,7 @@
 """Exports of a hearing recording: the composed MP4 (grid video, mixed audio, burned-in clock, pauses skipped), the
 per-track remux, the refusal of a broken recording; then a real hearing recorded through the SFU, exported with
-`hearing export` (audited), listed and played through the staff API's presigned URLs, which no DELETE reaches."""
+`hearing export` (audited), listed and played through the staff API's presigned URLs, which no DELETE reaches — on
+the local directory and on S3 (moto on 127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import subprocess
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import av
@@ -34,6 +36,7 @@ from tests.court import Seated, seat_hearing
 from tests.live import LiveServer, live_server
 from tests.media_client import MediaClient
 from tests.test_cli import HEARING, cli_env
+from tests.test_recording_live import ManifestWatch, flip_a_byte, s3_settings, store_env
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -237,29 +240,36 @@ async def test_a_corrupted_segment_makes_export_refuse_naming_it(store: LocalObj
 
 
 async def _record_hearing(server: LiveServer) -> tuple[Seated, list[MediaClient]]:
-    """The live recording test's setup, shorter: two participants publish, ~6 s in session with a short recess."""
+    """The live recording test's setup, shorter: two participants publish; in session until every track has a
+    segment stored, a recess, then in session again until every track has a segment stored after it.
+
+    Waiting for segments rather than for seconds: on a slow machine the recording starts late or a keyframe takes
+    its time, and a fixed sleep then left a stretch with nothing (or half a segment) recorded."""
     seated = await seat_hearing(server, "trial", {"judge": Role.PRESIDING_JUDGE, "plaintiff": Role.PLAINTIFF})
+    people = (seated["judge"].participant_id, seated["plaintiff"].participant_id)
     judge = await MediaClient.join(server, seated.room, seated["judge"].token)
     ws = await server.client(seated.room, seated["plaintiff"].token)
     joined = await ws.expect("joined")
-    await judge.ws.send({"type": "admit", "participant_id": seated["plaintiff"].participant_id,
-                         "verification": "id_card_on_video"})
+    await judge.ws.send({"type": "admit", "participant_id": people[1], "verification": "id_card_on_video"})
     await ws.expect("placed", place="room")
     party = await MediaClient.attach(ws, joined)
-    await party.wait_frames(seated["judge"].participant_id, "video", 5)
+    await party.wait_frames(people[0], "video", 5)
+    await judge.wait_frames(people[1], "video", 5)
     recorder = server.services.recorder
-    await judge.ws.send({"type": "procedure", "transition": "start_session"})
-    await until(lambda: recorder is not None and recorder.is_recording(seated.room))
     assert recorder is not None
-    await asyncio.sleep(3.5)
+    watch = ManifestWatch(server.services.objects, seated.hearing.id)
+    tracks = [f"{who}.{kind}." for who in people for kind in ("audio", "video")]
+    await judge.ws.send({"type": "procedure", "transition": "start_session"})
+    await until(lambda: recorder.is_recording(seated.room), what="the recording to start")
+    await until(lambda: watch.segments_since_last("start", tracks, 1), what="a stored segment of every track")
     await judge.ws.send({"type": "procedure", "transition": "recess"})
-    await until(lambda: not recorder.is_recording(seated.room))
-    await asyncio.sleep(1.0)
+    await until(lambda: not recorder.is_recording(seated.room), what="the recording to pause")
     await judge.ws.send({"type": "procedure", "transition": "resume"})
-    await until(lambda: recorder.is_recording(seated.room))
-    await asyncio.sleep(3.0)
+    await until(lambda: recorder.is_recording(seated.room), what="the recording to resume")
+    await until(lambda: watch.segments_since_last("resume", tracks, 1),
+                what="a stored segment of every track after the recess")
     await judge.ws.send({"type": "procedure", "transition": "close"})
-    await until(lambda: seated.room not in recorder.sessions)
+    await until(lambda: seated.room not in recorder.sessions, what="the recording to stop")
     await asyncio.wait_for(recorder.spool.drain(), 60)
     return seated, [party, judge]
 
@@ -282,8 +292,14 @@ async def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProc
                                    timeout=240)
 
 
-async def test_a_recorded_hearing_exports_plays_and_cannot_be_deleted(tmp_path: Path) -> None:
-    async with live_server(tmp_path, ICE_HOST_ADDRESSES="127.0.0.1") as server:
+@pytest.fixture(params=["local", "s3"])
+def store_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return s3_settings(request, str(request.param))
+
+
+async def test_a_recorded_hearing_exports_plays_and_cannot_be_deleted(tmp_path: Path,
+                                                                      store_overrides: dict[str, Any]) -> None:
+    async with live_server(tmp_path, ICE_HOST_ADDRESSES="127.0.0.1", **store_overrides) as server:
         seated, clients = await _record_hearing(server)
         for c in clients:
             await c.close()
@@ -296,8 +312,7 @@ async def test_a_recorded_hearing_exports_plays_and_cannot_be_deleted(tmp_path: 
         assert len(summary.pauses) == 1 and summary.pauses[0].reason == "recess"
 
         # `hearing export`: a progress bar on stderr, an MP4 of the time in session, audited with its SHA-256
-        env = cli_env(server.settings.var_dir, free_port(), HEARING_TOKEN_SECRET=server.settings.token_secret,
-                      DATABASE_URL=server.settings.effective_database_url)
+        env = cli_env(server.settings.var_dir, free_port(), **store_env(server.settings))  # the same store
         out = tmp_path / "hearing.mp4"
         started = time.perf_counter()
         done = await _run(["export", hid, "--out", str(out)], env)
@@ -361,10 +376,7 @@ async def test_a_recorded_hearing_exports_plays_and_cannot_be_deleted(tmp_path: 
 
             # a corrupted segment: export refuses naming it; the API says the recording no longer verifies
             victim = judge_video.segments[1]
-            path = server.settings.objects_dir / victim.key
-            data = bytearray(path.read_bytes())
-            data[len(data) // 2] ^= 0x01
-            path.write_bytes(bytes(data))
+            await flip_a_byte(objects, victim.key)
             bad = await _run(["export", hid, "--out", str(tmp_path / "bad.mp4")], env)
             assert bad.returncode == 1, bad.stdout + bad.stderr
             assert victim.key in bad.stderr and "segment_altered" in bad.stderr

@@ -27,7 +27,7 @@ from recordings.manifest import (
 from recordings.objectstore import ObjectInfo, ObjectStoreError
 from recordings.s3_store import S3ObjectStore
 from recordings.spool import Spool
-from tests.conftest import S3Server
+from tests.conftest import S3Server, until
 
 
 def store(tmp_path: Path) -> LocalObjectStore:
@@ -150,7 +150,7 @@ async def test_damaged_spool_file_is_never_uploaded(tmp_path: Path) -> None:
     item.data_path.write_bytes(b"edited!!")
     spool.enqueue(item)
     spool.start()
-    await asyncio.sleep(0.1)
+    await until(lambda: spool.failures >= 2, what="the damaged item refused (and refused again on the retry)")
     await spool.stop()
     assert spool.uploaded == 0 and "no longer matches its SHA-256" in (spool.last_error or "")
     assert await s.list("recordings/") == []
@@ -187,8 +187,7 @@ async def test_s3_outage_then_recovery(tmp_path: Path, s3_bucket: str) -> None:
     try:
         for i in range(3):
             await spool.add_bytes(f"recordings/h1/tracks/t1/{i:06d}.webm", bytes([i]) * 1000)
-        while spool.failures < 2:
-            await asyncio.sleep(0.05)
+        await until(lambda: spool.failures >= 2, what="two failed uploads while the endpoint is down")
         assert spool.uploaded == 0 and "cannot reach" in (spool.last_error or "")
         assert len(list((tmp_path / "spool").glob("*.data"))) == 3
         await asyncio.to_thread(server.start)
