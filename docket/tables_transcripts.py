@@ -4,6 +4,8 @@ Same metadata as docket.tables. `transcripts` is one row per hearing: the number
 signatures, which every save and signature updates with a compare-and-set (so two concurrent saves cannot both
 win, and no save slips in after a signature); it also holds the hearing's re-verification setting.
 `transcript_versions` is append-only: a version is never changed, only followed by a newer one.
+`transcript_confirmations` (migration 0011) holds the clerks' identity confirmations for signing: never deleted,
+only marked used by the one signature that relied on them.
 """
 
 from __future__ import annotations
@@ -48,4 +50,16 @@ transcript_signatures = Table(
     Column("confirmed_by", String(ID_LENGTH), nullable=True),  # the clerk's participant id for staff_confirmed
     # A signature names a stored version of the same hearing.
     ForeignKeyConstraint(["hearing_id", "version"], ["transcript_versions.hearing_id", "transcript_versions.number"]),
+)
+
+transcript_confirmations = Table(
+    "transcript_confirmations",
+    metadata,
+    Column("id", String(ID_LENGTH), primary_key=True),
+    Column("hearing_id", String(ID_LENGTH), ForeignKey("hearings.id"), nullable=False, index=True),
+    Column("participant_id", String(ID_LENGTH), ForeignKey("participants.id"), nullable=False),  # the signer
+    Column("confirmed_by", String(ID_LENGTH), ForeignKey("participants.id"), nullable=False),  # the clerk
+    Column("confirmed_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("used_at", UtcDateTime, nullable=True),  # set by the signature that relied on it: single use
 )

@@ -1,4 +1,4 @@
-"""The hearing transcript's (笔录) records and the store that keeps them: versions and signatures.
+"""The hearing transcript's (笔录) records and the store that keeps them: versions, signatures, confirmations.
 
 The register keeps what was written and who signed what; the rules (who may edit when, who must sign, which
 identity re-check suffices) live in hearing.transcript. Versions are append-only: a save adds version n+1 and
@@ -7,6 +7,10 @@ never changes version n, so every signature stays bound to the exact text its SH
 Every write is a compare-and-set on the transcript's head row, inside the transaction that also appends the
 audit entry: two saves from the same base cannot both win, a save cannot slip in after a signature, and a
 signature cannot bind a version that stopped being the latest while it was being written.
+
+An identity confirmation is the clerk's record that they checked a signer on video (method `staff_confirmed`):
+bound to one hearing and one signer, valid until it expires, and used up by the one signature that relies on
+it — the store marks it used in the signature's own transaction, so two signatures can never share one.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ class ReverificationMethod(StrEnum):
     """How a signer's identity was re-checked at the moment of signing (on top of the check at admission)."""
 
     ID_DOCUMENT = "id_document"  # the signer re-entered their ID number; it matched the register
-    STAFF_CONFIRMED = "staff_confirmed"  # the court clerk confirmed them on video; `confirmed_by` names the clerk
+    STAFF_CONFIRMED = "staff_confirmed"  # the clerk recorded a confirmation on video; `confirmed_by` names the clerk
     NONE = "none"  # no re-check: allowed only where the hearing does not require one for the signer's role
 
 
@@ -69,6 +73,27 @@ class Signature:
 
 
 @dataclass(frozen=True, slots=True)
+class IdentityConfirmation:
+    """A clerk's record that they checked `participant_id`'s identity on video for signing this hearing's transcript.
+
+    It is what a `staff_confirmed` signature relies on: the clerk must have acted (with their own link), not
+    merely been named by the signer. Good for one signature until `expires_at`; `used_at` is set by that signature.
+    """
+
+    id: str
+    hearing_id: str
+    participant_id: str  # the signer
+    confirmed_by: str  # the confirming clerk's participant id
+    confirmed_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+    def usable_at(self, at: datetime) -> bool:
+        """Unused, and `at` within [confirmed_at, expires_at)."""
+        return self.used_at is None and self.confirmed_at <= at < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
 class TranscriptSnapshot:
     """Everything a decision needs, read in one transaction so the parts agree."""
 
@@ -76,6 +101,7 @@ class TranscriptSnapshot:
     latest: TranscriptVersion | None
     signatures: tuple[Signature, ...]
     reverify_roles: frozenset[str] | None  # None = the court's default
+    confirmations: tuple[IdentityConfirmation, ...] = ()  # the unused ones, oldest first (expired ones included)
 
     @property
     def latest_number(self) -> int:
@@ -114,6 +140,14 @@ class DuplicateSignature(RecordsError):
         self.participant_id = participant_id
 
 
+class ConfirmationUnavailable(RecordsError):
+    """The identity confirmation a signature relied on is used, expired or not the signer's: decide again."""
+
+    def __init__(self, confirmation_id: str) -> None:
+        super().__init__(f"identity confirmation {confirmation_id!r} is used, expired or not for this signer")
+        self.confirmation_id = confirmation_id
+
+
 # ---- the store ------------------------------------------------------------------------------------------
 
 
@@ -144,11 +178,20 @@ class TranscriptStore(Protocol):
         """
         ...
 
-    async def add_signature(self, signature: Signature, *, hearing_state: str, audit: AuditEvent) -> AuditEntry:
+    async def add_signature(self, signature: Signature, *, hearing_state: str, audit: AuditEvent,
+                            confirmation_id: str | None = None) -> AuditEntry:
         """Store `signature` if `signature.version` is still the latest (VersionConflict otherwise).
 
-        DuplicateSignature if the participant has signed already.
+        DuplicateSignature if the participant has signed already. A `staff_confirmed` signature names the identity
+        confirmation it relies on (`confirmation_id`, by `signature.confirmed_by`, for this signer): it is marked
+        used in the same transaction, and ConfirmationUnavailable is raised if it is used or expired by
+        `signature.signed_at` (nothing is written then).
         """
+        ...
+
+    async def add_confirmation(self, confirmation: IdentityConfirmation, *, hearing_state: str,
+                               audit: AuditEvent) -> AuditEntry:
+        """Record a clerk's identity confirmation (unused) with its audit entry."""
         ...
 
     async def set_reverify_roles(

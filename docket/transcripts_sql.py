@@ -6,6 +6,9 @@ the version it binds. On PostgreSQL concurrent writers queue on that row's lock 
 matches; on SQLite `BEGIN IMMEDIATE` serialises writers outright. The hearing's row is read FOR SHARE in the
 same transaction, so a procedure change (set_hearing_state updates that row) cannot interleave with a write
 decided in the old state. Lock order everywhere: hearing, transcript head, audit chain head.
+
+An identity confirmation is used up with a conditional UPDATE (unused, unexpired, this signer and clerk) in the
+signature's transaction: of two signatures relying on it, only one finds it unused.
 """
 
 from __future__ import annotations
@@ -27,10 +30,17 @@ from docket.audit import AuditEntry, AuditEvent, append_in
 from docket.court import InvalidRecord, NotFound, StaleState
 from docket.sql import parse_url
 from docket.tables import CODE_LENGTH, HASH_LENGTH, ID_LENGTH, hearings, participants
-from docket.tables_transcripts import transcript_signatures, transcript_versions, transcripts
+from docket.tables_transcripts import (
+    transcript_confirmations,
+    transcript_signatures,
+    transcript_versions,
+    transcripts,
+)
 from docket.transactions import transaction
 from docket.transcripts import (
+    ConfirmationUnavailable,
     DuplicateSignature,
+    IdentityConfirmation,
     ReverificationMethod,
     Signature,
     TranscriptFrozen,
@@ -66,8 +76,13 @@ def _signature(r: Row[Any]) -> Signature:
                      ReverificationMethod(r.method), r.confirmed_by)
 
 
+def _confirmation(r: Row[Any]) -> IdentityConfirmation:
+    return IdentityConfirmation(r.id, r.hearing_id, r.participant_id, r.confirmed_by, r.confirmed_at, r.expires_at,
+                                r.used_at)
+
+
 class SqlTranscriptStore:
-    """`TranscriptStore` over SQL; the tables of migration 0005_transcripts.
+    """`TranscriptStore` over SQL; the tables of migrations 0005_transcripts and 0011_transcript_confirmations.
 
     Build it on the court register's engine (`SqlTranscriptStore(court.engine, court.url)`) so the audit
     entries land in the same database and chain as everything else.
@@ -121,9 +136,15 @@ class SqlTranscriptStore:
                 # One snapshot for the three reads below, so the latest version and the signatures agree.
                 await conn.execution_options(isolation_level="REPEATABLE READ")
             await self._require_hearing(conn, hearing_id)
+            c = transcript_confirmations.c
+            confirmations = tuple(_confirmation(r) for r in await conn.execute(
+                select(transcript_confirmations)
+                .where(c.hearing_id == hearing_id, c.used_at.is_(None))
+                .order_by(c.confirmed_at, c.id)
+            ))
             head = await self._head(conn, hearing_id)
             if head is None:
-                return TranscriptSnapshot(hearing_id, None, (), None)
+                return TranscriptSnapshot(hearing_id, None, (), None, confirmations)
             latest = None
             if head.latest_version:
                 row = (await conn.execute(select(transcript_versions).where(
@@ -137,7 +158,7 @@ class SqlTranscriptStore:
                 .order_by(transcript_signatures.c.signed_at, transcript_signatures.c.participant_id)
             )
             roles = None if head.reverify_roles is None else frozenset(json.loads(head.reverify_roles))
-            return TranscriptSnapshot(hearing_id, latest, tuple(_signature(r) for r in rows), roles)
+            return TranscriptSnapshot(hearing_id, latest, tuple(_signature(r) for r in rows), roles, confirmations)
 
     async def version(self, hearing_id: str, number: int) -> TranscriptVersion:
         async with self._tx(f"reading version {number} of the transcript of hearing {hearing_id!r}") as conn:
@@ -198,7 +219,8 @@ class SqlTranscriptStore:
             ))
             return await append_in(conn, audit)
 
-    async def add_signature(self, signature: Signature, *, hearing_state: str, audit: AuditEvent) -> AuditEntry:
+    async def add_signature(self, signature: Signature, *, hearing_state: str, audit: AuditEvent,
+                            confirmation_id: str | None = None) -> AuditEntry:
         s = signature
         method = ReverificationMethod(s.method)
         _short("signature hash", s.sha256, HASH_LENGTH)
@@ -206,6 +228,9 @@ class SqlTranscriptStore:
         _aware("signed_at", s.signed_at)
         if (method is ReverificationMethod.STAFF_CONFIRMED) != (s.confirmed_by is not None):
             raise InvalidRecord("confirmed_by is given exactly when the method is staff_confirmed")
+        if (method is ReverificationMethod.STAFF_CONFIRMED) != (confirmation_id is not None):
+            raise InvalidRecord("a staff_confirmed signature names the identity confirmation it relies on, "
+                                "and no other signature does")
         async with self._tx(f"recording a signature on the transcript of {s.hearing_id!r}", write=True) as conn:
             await self._check_state(conn, s.hearing_id, hearing_state)
             signer = (await conn.execute(select(participants.c.hearing_id).where(
@@ -233,6 +258,17 @@ class SqlTranscriptStore:
             ))).first()
             if already is not None:
                 raise DuplicateSignature(s.hearing_id, s.participant_id)
+            if confirmation_id is not None:
+                c = transcript_confirmations.c
+                used = await conn.execute(
+                    update(transcript_confirmations)
+                    .where(c.id == confirmation_id, c.hearing_id == s.hearing_id,
+                           c.participant_id == s.participant_id, c.confirmed_by == s.confirmed_by,
+                           c.used_at.is_(None), c.confirmed_at <= s.signed_at, c.expires_at > s.signed_at)
+                    .values(used_at=s.signed_at)
+                )
+                if not used.rowcount:
+                    raise ConfirmationUnavailable(confirmation_id)
             try:
                 await conn.execute(transcript_signatures.insert().values(
                     hearing_id=s.hearing_id, participant_id=s.participant_id, role=s.role, version=s.version,
@@ -240,6 +276,34 @@ class SqlTranscriptStore:
                 ))
             except IntegrityError:  # a concurrent signature by the same participant committed first
                 raise DuplicateSignature(s.hearing_id, s.participant_id) from None
+            return await append_in(conn, audit)
+
+    async def add_confirmation(self, confirmation: IdentityConfirmation, *, hearing_state: str,
+                               audit: AuditEvent) -> AuditEntry:
+        k = confirmation
+        for what, value in (("confirmation id", k.id), ("signer id", k.participant_id),
+                            ("confirming clerk id", k.confirmed_by)):
+            _short(what, value, ID_LENGTH)
+        _aware("confirmed_at", k.confirmed_at)
+        _aware("expires_at", k.expires_at)
+        if k.expires_at <= k.confirmed_at:
+            raise InvalidRecord("an identity confirmation must expire after it is given")
+        if k.used_at is not None:
+            raise InvalidRecord("a new identity confirmation is unused")
+        async with self._tx(f"recording an identity confirmation in hearing {k.hearing_id!r}", write=True) as conn:
+            await self._check_state(conn, k.hearing_id, hearing_state)
+            rows = await conn.execute(select(participants.c.id, participants.c.hearing_id)
+                                      .where(participants.c.id.in_([k.participant_id, k.confirmed_by])))
+            found = {r.id: r.hearing_id for r in rows}
+            for pid in (k.participant_id, k.confirmed_by):
+                if pid not in found:
+                    raise NotFound("participant", pid)
+                if found[pid] != k.hearing_id:
+                    raise InvalidRecord(f"participant {pid!r} takes no part in hearing {k.hearing_id!r}")
+            await conn.execute(transcript_confirmations.insert().values(
+                id=k.id, hearing_id=k.hearing_id, participant_id=k.participant_id, confirmed_by=k.confirmed_by,
+                confirmed_at=k.confirmed_at, expires_at=k.expires_at, used_at=None,
+            ))
             return await append_in(conn, audit)
 
     async def set_reverify_roles(

@@ -9,9 +9,13 @@ requester's fault.
 
 As in `hearing.procedure_service`, refusals for lack of authority are audited (`exhibit.refused`: who tried to do
 what they may not); refusals of a bad file or a move that does not fit the moment are only returned. The caller
-vouches for the actor's id and role (from a verified join token or a staff session) — except for opinions,
-whose author is looked up in the register by participant id and judged by the role recorded there. Audit details
-carry ids, codes, sizes and hashes: never a display name or an opinion's text, which may name people.
+vouches for the actor's id and role (from a verified join token or a staff session) and that the actor is in the
+hearing — admitted from the lobby, or court staff, who never wait there (hearing.api.in_hearing checks it where
+the link is verified; staff sessions are not participants, so this service cannot look them up) — except for
+opinions, whose author is looked up in the register by participant id, judged by the role recorded there, and
+refused unless admitted. Readers are judged like viewers: given a `viewer_role`, listing exhibits or opinions
+shows only what `hearing.exhibits.may_view` lets that role open now. Audit details carry ids, codes, sizes and
+hashes: never a display name or an opinion's text, which may name people.
 
 This module neither broadcasts nor serves HTTP: the caller sends the returned presentation to the room and hands
 out the returned URL.
@@ -176,18 +180,32 @@ class ExhibitService:
 
     # ---- reading ---------------------------------------------------------------------------------------
 
-    async def list(self, hearing_id: str, *, include_withdrawn: bool = True) -> Exhibits | Refused:
-        """The hearing's exhibits in upload order. Metadata only: opening a file is `open_for_view`."""
+    async def list(self, hearing_id: str, *, include_withdrawn: bool = True,
+                   viewer_role: Role | str | None = None) -> Exhibits | Refused:
+        """The hearing's exhibits in upload order. Metadata only: opening a file is `open_for_view`.
+
+        With `viewer_role`, only those that role may open now (`may_view`): names and uploaders of exhibits
+        are not for a witness or the public, who are shown only what is presented. None: all (the court's own use).
+        """
         try:
-            return await self._exhibits.list_exhibits(hearing_id, include_withdrawn=include_withdrawn)
+            listed = await self._exhibits.list_exhibits(hearing_id, include_withdrawn=include_withdrawn)
+            if viewer_role is None:
+                return listed
+            hearing = await self._court.get_hearing(hearing_id)
+            presentation = await self._exhibits.get_presentation(hearing_id)
         except NotFound:
             return _missing("hearing")
+        return [e for e in listed if may_view(hearing.kind, hearing.state, viewer_role, e, presentation) is None]
 
-    async def open_for_view(self, exhibit_id: str, viewer_id: str, viewer_role: Role | str) -> ViewGrant | Refused:
+    async def open_for_view(self, exhibit_id: str, viewer_id: str, viewer_role: Role | str, *,
+                            hearing_id: str | None = None) -> ViewGrant | Refused:
         """A presigned link to the file, valid for `view_ttl`; the view is recorded and audited (`exhibit.viewed`)
-        before the link is returned, so every link handed out is on the record."""
+        before the link is returned, so every link handed out is on the record. `hearing_id`: the viewer's
+        hearing — an exhibit of another one is refused before anything is recorded or signed."""
         try:
             exhibit = await self._exhibits.get_exhibit(exhibit_id)
+            if hearing_id is not None and exhibit.hearing_id != hearing_id:
+                return Refused(ExhibitRefusal.WRONG_HEARING, "that exhibit belongs to another hearing")
             hearing = await self._court.get_hearing(exhibit.hearing_id)
             presentation = await self._exhibits.get_presentation(hearing.id)
         except NotFound:
@@ -282,10 +300,12 @@ class ExhibitService:
         except NotFound:
             return _missing("participant")
         subject = f"exhibit:{exhibit_id}"
-        if participant.hearing_id != hearing.id or participant.status in (ParticipantStatus.DENIED,
-                                                                         ParticipantStatus.REMOVED):
+        # Opinions come from the parties' side (never court staff), who give them once admitted from the lobby.
+        if participant.hearing_id != hearing.id or participant.status is not ParticipantStatus.ADMITTED:
+            waiting = participant.hearing_id == hearing.id and participant.status is ParticipantStatus.WAITING
             refused = Refused(ExhibitRefusal.NOT_PERMITTED,
-                              "only participants admitted to this exhibit's hearing may give opinions on it")
+                              "wait until the court admits you to the hearing, then give your opinion" if waiting
+                              else "only participants admitted to this exhibit's hearing may give opinions on it")
             return await self._refused(participant.id, participant.role, subject, refused, attempted="opinion",
                                        hearing_id=hearing.id)
         checked = check_opinion(hearing.kind, hearing.state, participant.role, exhibit, stance, text,
@@ -301,9 +321,24 @@ class ExhibitService:
         )
         return opinion
 
-    async def opinions(self, exhibit_id: str, *, history: bool = False) -> Opinions | Refused:
-        """The opinion in force per participant, or with `history` every one given, oldest first."""
+    async def opinions(self, exhibit_id: str, *, history: bool = False, viewer_id: str = "",
+                       viewer_role: Role | str | None = None, hearing_id: str | None = None) -> Opinions | Refused:
+        """The opinion in force per participant, or with `history` every one given, oldest first.
+
+        With `viewer_role`: only if that role may open the exhibit now (`may_view`); opinions discuss its content.
+        With `hearing_id`: only for an exhibit of that hearing (the viewer's).
+        """
         try:
+            if hearing_id is not None and (await self._exhibits.get_exhibit(exhibit_id)).hearing_id != hearing_id:
+                return Refused(ExhibitRefusal.WRONG_HEARING, "that exhibit belongs to another hearing")
+            if viewer_role is not None:
+                exhibit = await self._exhibits.get_exhibit(exhibit_id)
+                hearing = await self._court.get_hearing(exhibit.hearing_id)
+                presentation = await self._exhibits.get_presentation(hearing.id)
+                refused = may_view(hearing.kind, hearing.state, viewer_role, exhibit, presentation)
+                if refused is not None:
+                    return await self._refused(viewer_id, str(viewer_role), f"exhibit:{exhibit_id}", refused,
+                                               attempted="opinions", hearing_id=hearing.id, state=hearing.state)
             return await self._exhibits.list_opinions(exhibit_id, history=history)
         except NotFound:
             return _missing("exhibit")

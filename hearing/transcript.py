@@ -10,13 +10,24 @@ Who edits: the clerk and the presiding judge (`EDITORS`), from the lobby opening
 but only until the first signature: after that the text is frozen, because every signature must stay bound to
 the one text its signer read.
 
+Who reads: the editors; everyone else while the policy lets them watch the hearing now (`subscribe`: they see and
+hear it anyway) or sign it (`sign_transcript`, once closed). So the public reads along only in session, a witness
+only while called, and nobody but the editors once the record is sealed. (Whether the reader has been admitted
+from the lobby at all is the caller's check, where the reader is authenticated: hearing.api.in_hearing.)
+
 Who signs: when the hearing is closed (闭庭), each admitted participant whose role the permission policy grants
 `sign_transcript` (hearing.policy). A signature binds the participant id, role, version number, that version's
 SHA-256, the time, and how identity was re-checked: `id_document` (the signer re-enters their ID number,
-checked against the register) or `staff_confirmed` (the clerk confirms them on video); the hearing may require
-such a re-check for some roles (`DEFAULT_REVERIFY_ROLES` unless set per hearing). A signature on a hash that
-is not the latest version's is refused: the signer has not read the current text. The transcript is complete
-when every admitted participant who may sign has signed.
+checked against the register) or `staff_confirmed`; the hearing may require such a re-check for some roles
+(`DEFAULT_REVERIFY_ROLES` unless set per hearing). A signature on a hash that is not the latest version's is
+refused: the signer has not read the current text. The transcript is complete when every admitted participant
+who may sign has signed.
+
+Staff confirmation is an act of the clerk, not a name the signer gives: an admitted clerk (`CONFIRMERS`) records
+that they checked participant X on video (`decide_confirm`); that `IdentityConfirmation` is bound to the hearing
+and to X, expires after `CONFIRMATION_TTL` and is used up by X's one signature. A `staff_confirmed` signature
+needs such a confirmation, still usable when signing, by a clerk still admitted; naming a clerk who has not
+confirmed the signer is `bad_confirmer`, having no confirmation at all `not_confirmed`.
 
 Everything here is pure: decisions take what the shell (hearing.transcript_service) read and return typed
 results or `Refused(code, reason)` — never exceptions for a bad request — with reasons a person can act on.
@@ -27,13 +38,19 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from docket.court import Participant, ParticipantStatus
-from docket.transcripts import ReverificationMethod, Signature, TranscriptSnapshot, TranscriptVersion
+from docket.transcripts import (
+    IdentityConfirmation,
+    ReverificationMethod,
+    Signature,
+    TranscriptSnapshot,
+    TranscriptVersion,
+)
 from hearing.kinds import HearingKind, ProcedureState
-from hearing.policy import Action, may
+from hearing.policy import Action, allowed, may
 from hearing.roles import Role
 
 S = ProcedureState
@@ -47,6 +64,12 @@ CONFIGURE_STATES = frozenset({S.SCHEDULED, *EDIT_STATES})
 """States in which the re-verification rule may be set (also before the hearing opens)."""
 CONFIRMERS = frozenset({R.CLERK})
 """Roles that may confirm a signer's identity on video (`staff_confirmed`)."""
+CONFIRM_STATES = frozenset({S.IN_SESSION, S.RECESS, S.CLOSED})
+"""When the clerk may confirm a signer: while the hearing runs (seeing them on video before the close) or once
+closed, when signing happens. With `CONFIRMATION_TTL` the check stays close to the signature either way."""
+CONFIRMATION_TTL = timedelta(minutes=10)
+"""How long a clerk's confirmation can be relied on: long enough to read the final text and sign on a poor link,
+short enough that it vouches for the person at the screen now, not for whoever sits there later."""
 DEFAULT_REVERIFY_ROLES = frozenset({R.PLAINTIFF, R.DEFENDANT, R.WITNESS, R.DETAINEE, R.INTERPRETER})
 """Roles that must re-verify before signing unless the hearing says otherwise: the people from outside the court.
 Judges, the clerk, counsel and prosecutors are known to the court."""
@@ -69,7 +92,10 @@ class RefusalCode(StrEnum):
     REVERIFICATION_REQUIRED = "reverification_required"  # method `none` where a re-check is required
     EVIDENCE_MISSING = "evidence_missing"  # the method's evidence (ID number, confirming clerk) was not given
     IDENTITY_MISMATCH = "identity_mismatch"  # the ID number entered is not the one registered
-    BAD_CONFIRMER = "bad_confirmer"  # confirmed_by is not an admitted clerk of this hearing (or is the signer)
+    BAD_CONFIRMER = "bad_confirmer"  # confirmed_by is not an admitted clerk of this hearing who confirmed the signer
+    NOT_CONFIRMED = "not_confirmed"  # staff_confirmed, but no clerk's confirmation is usable (none, expired, used)
+    NOT_A_SIGNER = "not_a_signer"  # the re-verification rule names a role that does not sign this kind's transcript
+    NOT_PRESENT = "not_present"  # the clerk confirms only someone connected to the hearing room, being there too
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,9 +247,16 @@ def decide_reverify_roles(kind: HearingKind | str, state: ProcedureState | str, 
     if roles is None:
         return None
     try:
-        return frozenset(Role(r) for r in roles)
+        chosen = frozenset(Role(r) for r in roles)
     except ValueError as exc:
         return Refused(RefusalCode.UNKNOWN, str(exc))
+    kind = HearingKind(kind)
+    strangers = sorted(r.value for r in chosen if not may_ever_sign(kind, r))
+    if strangers:
+        return Refused(RefusalCode.NOT_A_SIGNER,
+                       f"{', '.join(_words(r) for r in strangers)} do not sign the transcript of "
+                       f"{_words(kind.value)} hearings; choose among the roles that sign it")
+    return chosen
 
 
 def reverify_roles(snapshot: TranscriptSnapshot,
@@ -231,6 +264,31 @@ def reverify_roles(snapshot: TranscriptSnapshot,
     """The roles that must re-verify in this hearing: its own setting, else the court's default."""
     chosen = snapshot.reverify_roles if snapshot.reverify_roles is not None else default
     return frozenset(str(r) for r in chosen)
+
+
+# ---- reading --------------------------------------------------------------------------------------------
+
+
+def may_read(kind: HearingKind | str, state: ProcedureState | str, role: Role | str) -> Refused | None:
+    """None if `role` may read the transcript (and its PDF) now, else why not. See the module's docstring."""
+    parsed = _parse_editing(kind, state, role)
+    if isinstance(parsed, Refused):
+        return parsed
+    kind, state, role = parsed
+    if role in EDITORS and any(allowed(role, kind, s) for s in ProcedureState):
+        return None
+    now = allowed(role, kind, state)
+    if Action.SUBSCRIBE in now or Action.SIGN_TRANSCRIPT in now:
+        return None
+    if not any(allowed(role, kind, s) for s in ProcedureState):
+        return Refused(RefusalCode.NOT_PERMITTED,
+                       f"the {_words(role.value)} takes no part in {_words(kind.value)} hearings")
+    if state is S.RECORD_SEALED:
+        return Refused(RefusalCode.WRONG_STATE,
+                       "the record is sealed; the transcript of a sealed hearing is requested from the court")
+    return Refused(RefusalCode.NOT_PERMITTED,
+                   f"the {_words(role.value)} reads the transcript only while following the hearing or signing it, "
+                   f"not while it is {_words(state.value)}")
 
 
 # ---- signing --------------------------------------------------------------------------------------------
@@ -281,16 +339,74 @@ def check_sign(kind: HearingKind | str, state: ProcedureState | str, hearing_id:
     return None
 
 
+def usable_confirmation(snapshot: TranscriptSnapshot, participant_id: str, at: datetime,
+                        confirmed_by: str | None = None) -> IdentityConfirmation | None:
+    """The newest confirmation of `participant_id` still usable `at` (by clerk `confirmed_by` if one is named)."""
+    found = [c for c in snapshot.confirmations
+             if c.hearing_id == snapshot.hearing_id and c.participant_id == participant_id and c.usable_at(at)
+             and (confirmed_by is None or c.confirmed_by == confirmed_by)]
+    return max(found, key=lambda c: (c.confirmed_at, c.id), default=None)
+
+
+def decide_confirm(kind: HearingKind | str, state: ProcedureState | str, hearing_id: str, confirmer: Participant,
+                   signer: Participant, snapshot: TranscriptSnapshot, at: datetime, *, confirmation_id: str,
+                   ttl: timedelta = CONFIRMATION_TTL, present: bool = True) -> IdentityConfirmation | Refused:
+    """The clerk `confirmer` records having checked `signer`'s identity on video, for signing: the record, or why not.
+
+    Only an admitted clerk of this hearing confirms, never themself, and only someone admitted who signs this
+    kind's transcript and has not signed yet; `present`: whether both are connected to the hearing room now, as
+    the shell found it. `ttl` bounds how long the signer may rely on the confirmation.
+    """
+    try:
+        kind, state = HearingKind(kind), ProcedureState(state)
+        confirmer_role, signer_role = Role(confirmer.role), Role(signer.role)
+    except ValueError as exc:
+        return Refused(RefusalCode.UNKNOWN, str(exc))
+    if confirmer.hearing_id != hearing_id:
+        return Refused(RefusalCode.NOT_A_PARTICIPANT, "the confirming clerk takes part in another hearing")
+    if confirmer_role not in CONFIRMERS or not any(allowed(confirmer_role, kind, s) for s in ProcedureState):
+        return Refused(RefusalCode.NOT_PERMITTED,
+                       f"only the clerk confirms a signer's identity on video, not the {_words(confirmer_role.value)}")
+    if confirmer.status is not ParticipantStatus.ADMITTED:
+        return Refused(RefusalCode.NOT_ADMITTED,
+                       "join the hearing room first: identity is confirmed by a clerk who sees the signer on video")
+    if state not in CONFIRM_STATES:
+        return Refused(RefusalCode.WRONG_STATE,
+                       f"signers are confirmed while the hearing is in session, in recess or closed; it is "
+                       f"{_words(state.value)}")
+    if signer.hearing_id != hearing_id:
+        return Refused(RefusalCode.NOT_A_PARTICIPANT, "that person takes part in another hearing")
+    if signer.id == confirmer.id:
+        return Refused(RefusalCode.BAD_CONFIRMER, "nobody confirms their own identity: ask another clerk")
+    if not may_ever_sign(kind, signer_role):
+        return Refused(RefusalCode.NOT_PERMITTED,
+                       f"the {_words(signer_role.value)} does not sign the transcript of {_words(kind.value)} hearings")
+    if signer.status is not ParticipantStatus.ADMITTED:
+        return Refused(RefusalCode.NOT_ADMITTED,
+                       f"only admitted participants sign; this participant is {signer.status.value}")
+    if any(s.participant_id == signer.id for s in snapshot.signatures):
+        return Refused(RefusalCode.ALREADY_SIGNED, "this participant has already signed the transcript")
+    if not present:
+        return Refused(RefusalCode.NOT_PRESENT,
+                       "both of you must be connected to the hearing room: confirm someone while you see them on video")
+    if ttl <= timedelta(0):
+        return Refused(RefusalCode.UNKNOWN, "a confirmation must be valid for some time")
+    return IdentityConfirmation(confirmation_id, hearing_id, signer.id, confirmer.id, at, at + ttl)
+
+
 def decide_sign(kind: HearingKind | str, state: ProcedureState | str, hearing_id: str, participant: Participant,
                 snapshot: TranscriptSnapshot, sha256: str, method: ReverificationMethod | str,
                 required_roles: Iterable[str], signed_at: datetime, *,
                 id_document_matches: bool | None = None, confirmed_by: str | None = None,
+                confirmation: IdentityConfirmation | None = None,
                 confirmer: Participant | None = None) -> Signature | Refused:
     """The signature to store, or why not.
 
     Evidence, as the shell found it: for `id_document`, whether the number entered matched the register (None:
-    no number given); for `staff_confirmed`, the participant id given as `confirmed_by` and that participant as
-    read (None: no such participant).
+    no number given); for `staff_confirmed`, the clerk's confirmation the signer relies on
+    (`usable_confirmation`, None: none), the confirming clerk as read now, and — optionally, from older clients —
+    the clerk the signer names (`confirmed_by`), which must be the one who confirmed. The store must use up
+    `confirmation` with the signature.
     """
     refused = check_sign(kind, state, hearing_id, participant, snapshot, sha256, method, required_roles)
     if refused is not None:
@@ -307,13 +423,23 @@ def decide_sign(kind: HearingKind | str, state: ProcedureState | str, hearing_id
                            "the ID number entered does not match the register: check it and try again, or ask "
                            "the clerk to confirm you on video")
     elif method is ReverificationMethod.STAFF_CONFIRMED:
-        if not confirmed_by:
-            return Refused(RefusalCode.EVIDENCE_MISSING, "name the clerk who confirmed the signer on video")
-        if confirmer is None or confirmer.id != confirmed_by or confirmer.hearing_id != hearing_id:
-            return Refused(RefusalCode.BAD_CONFIRMER, "the confirming clerk is not a participant of this hearing")
-        if confirmer.role not in {r.value for r in CONFIRMERS} or confirmer.status is not ParticipantStatus.ADMITTED:
+        usable = (confirmation is not None and confirmation.hearing_id == hearing_id
+                  and confirmation.participant_id == participant.id and confirmation.usable_at(signed_at))
+        if not usable or (confirmed_by and confirmation is not None and confirmation.confirmed_by != confirmed_by):
+            if confirmed_by:
+                return Refused(RefusalCode.BAD_CONFIRMER,
+                               "that clerk has not confirmed your identity for signing (or the confirmation expired "
+                               "or was used): ask the clerk to confirm you on video, then sign")
+            return Refused(RefusalCode.NOT_CONFIRMED,
+                           "no clerk's confirmation of your identity is valid now (one lasts a few minutes and serves "
+                           "one signature): ask the clerk to confirm you on video, then sign")
+        assert confirmation is not None
+        if (confirmer is None or confirmer.id != confirmation.confirmed_by or confirmer.hearing_id != hearing_id
+                or confirmer.role not in {r.value for r in CONFIRMERS}
+                or confirmer.status is not ParticipantStatus.ADMITTED):
             return Refused(RefusalCode.BAD_CONFIRMER,
-                           "identity on video is confirmed by an admitted clerk of this hearing")
+                           "identity on video is confirmed by an admitted clerk of this hearing; ask the clerk "
+                           "present to confirm you again")
         if confirmer.id == participant.id:
             return Refused(RefusalCode.BAD_CONFIRMER, "nobody confirms their own identity: ask another clerk")
         confirming = confirmer.id

@@ -7,21 +7,30 @@ say something about who tried what — a role that may not edit, a wrong ID numb
 audited too; conflicts and double clicks are only returned. Audit details carry ids and codes, never names or
 ID numbers, and nothing here logs either.
 
-The caller vouches for who is acting: the editor's id and role (from a staff session or a verified join token),
-and that the signer is the participant named (their own join token) — exactly as for hearing.procedure_service.
+The caller vouches for who is acting: the editor's or reader's id and role (from a staff session or a verified
+join token, admitted from the lobby or court staff), and that the signer or confirming clerk is the participant
+named (their own join token) — exactly as for hearing.procedure_service. Where this service reads a participant
+itself (signer, confirming clerk, the person confirmed) it checks that the register says they were admitted.
+
+A `staff_confirmed` signature rests on a confirmation the clerk recorded (`confirm_identity`): the service finds
+the signer's usable one, and the store uses it up in the signature's transaction, so it serves exactly once and
+never after it expires (`confirmation_ttl`, judged by the service's clock).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from docket.audit import AuditEntry, AuditEvent, AuditLog
 from docket.court import CourtRecords, NotFound, Participant, StaleState
 from docket.transcripts import (
+    ConfirmationUnavailable,
     DuplicateSignature,
+    IdentityConfirmation,
     ReverificationMethod,
     Signature,
     TranscriptFrozen,
@@ -55,6 +64,14 @@ class Signed:
 
 
 @dataclass(frozen=True, slots=True)
+class Confirmed:
+    """A clerk's identity confirmation, stored with its audit entry."""
+
+    confirmation: IdentityConfirmation
+    audit: AuditEntry
+
+
+@dataclass(frozen=True, slots=True)
 class ReverificationSet:
     roles: frozenset[str]  # now in force for this hearing
     audit: AuditEntry
@@ -69,10 +86,19 @@ class TranscriptStatus:
     reverify_roles: frozenset[str]  # roles that must re-verify before signing
     signatures: tuple[Signature, ...]
     completion: Completion
+    confirmations: tuple[IdentityConfirmation, ...] = ()  # usable now (unused, unexpired)
 
     @property
     def complete(self) -> bool:
         return self.completion.complete
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptRead:
+    """What a reader is shown: the status and the latest text."""
+
+    status: TranscriptStatus
+    current: TranscriptVersion | None
 
 
 def _subject(hearing_id: str) -> str:
@@ -88,7 +114,8 @@ class TranscriptService:
 
     def __init__(self, records: CourtRecords, store: TranscriptStore, audit: AuditLog, *, tz: tzinfo = UTC,
                  reverify_roles: Iterable[Role | str] = core.DEFAULT_REVERIFY_ROLES, attempts: int = 3,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None,
+                 confirmation_ttl: timedelta = core.CONFIRMATION_TTL) -> None:
         self._records = records
         self._store = store
         self._audit = audit
@@ -96,6 +123,7 @@ class TranscriptService:
         self._default_reverify = frozenset(str(r) for r in reverify_roles)
         self._attempts = attempts
         self._clock = clock or (lambda: datetime.now(UTC))
+        self.confirmation_ttl = confirmation_ttl
 
     async def _refusal(self, refused: Refused, actor_id: str, actor_role: str, action: str, hearing_id: str,
                        details: dict[str, object]) -> Refused:
@@ -160,8 +188,9 @@ class TranscriptService:
                    confirmed_by: str | None = None) -> Signed | Refused:
         """Sign the latest version, whose hash the signer was shown (`sha256`), after the identity re-check.
 
-        `id_document`: the number the signer re-entered (method id_document); `confirmed_by`: the participant id
-        of the clerk who confirmed them on video (method staff_confirmed). NotFound: no such hearing/participant.
+        `id_document`: the number the signer re-entered (method id_document). Method staff_confirmed relies on a
+        clerk's usable confirmation of this signer (`confirm_identity`), used up by this signature; `confirmed_by`,
+        if given, must name the clerk who confirmed. NotFound: no such hearing/participant.
         """
         for _ in range(self._attempts):
             hearing = await self._records.get_hearing(hearing_id)
@@ -171,32 +200,73 @@ class TranscriptService:
             args = (hearing.kind, hearing.state, hearing_id, participant, snapshot, sha256, method, required)
             refused = core.check_sign(*args)
             matches: bool | None = None
-            confirmer: Participant | None = None
             if refused is None:
                 m = ReverificationMethod(method)
                 if m is ReverificationMethod.ID_DOCUMENT and id_document and id_document.strip():
                     matches = await self._records.check_id_document(participant.person_id, id_document)
-                elif m is ReverificationMethod.STAFF_CONFIRMED and confirmed_by:
+            at = self._clock()
+            confirmation: IdentityConfirmation | None = None
+            confirmer: Participant | None = None
+            if refused is None and ReverificationMethod(method) is ReverificationMethod.STAFF_CONFIRMED:
+                confirmation = core.usable_confirmation(snapshot, participant.id, at, confirmed_by or None)
+                if confirmation is not None:
                     try:
-                        confirmer = await self._records.get_participant(confirmed_by)
+                        confirmer = await self._records.get_participant(confirmation.confirmed_by)
                     except NotFound:
                         confirmer = None
-            decision = core.decide_sign(*args, self._clock(), id_document_matches=matches,
-                                        confirmed_by=confirmed_by, confirmer=confirmer)
+            decision = core.decide_sign(*args, at, id_document_matches=matches, confirmed_by=confirmed_by,
+                                        confirmation=confirmation, confirmer=confirmer)
             if isinstance(decision, Refused):
                 return await self._refusal(decision, participant.person_id, participant.role,
                                            "transcript.sign_refused", hearing_id,
                                            {"participant_id": participant.id, "method": str(method)})
+            staff = decision.method is ReverificationMethod.STAFF_CONFIRMED
+            relied_on = confirmation.id if staff and confirmation is not None else None
             event = AuditEvent(participant.person_id, participant.role, "transcript.signed", _subject(hearing_id), {
                 "participant_id": participant.id, "version": decision.version, "sha256": decision.sha256,
                 "method": decision.method.value, "confirmed_by": decision.confirmed_by,
+                "confirmation_id": relied_on,
             })
             try:
-                entry = await self._store.add_signature(decision, hearing_state=hearing.state, audit=event)
-            except (VersionConflict, DuplicateSignature, StaleState):
-                continue  # the check above now answers with the reason (stale hash, already signed, state)
+                entry = await self._store.add_signature(decision, hearing_state=hearing.state, audit=event,
+                                                        confirmation_id=relied_on)
+            except (VersionConflict, DuplicateSignature, StaleState, ConfirmationUnavailable):
+                continue  # the checks above now answer with the reason (stale hash, already signed, state, used)
             return Signed(decision, entry)
         raise StaleState(hearing_id, "a stable transcript", "changing too often to sign; try again")
+
+    async def confirm_identity(self, hearing_id: str, confirmer_id: str, signer_id: str, *,
+                               present: Collection[str] | None = None) -> Confirmed | Refused:
+        """The clerk `confirmer_id` records having checked `signer_id`'s identity on video, for signing.
+
+        `present`: the participant ids connected to the hearing room now (both must be; None: not checked, for a
+        caller without a live room). Valid for `confirmation_ttl` and for one signature; audited
+        (`transcript.identity_confirmed`, ids only). NotFound: no such hearing, clerk or signer.
+        """
+        for _ in range(self._attempts):
+            hearing = await self._records.get_hearing(hearing_id)
+            confirmer = await self._records.get_participant(confirmer_id)
+            signer = await self._records.get_participant(signer_id)
+            snapshot = await self._store.snapshot(hearing_id)
+            decided = core.decide_confirm(hearing.kind, hearing.state, hearing_id, confirmer, signer, snapshot,
+                                          self._clock(), confirmation_id=uuid.uuid4().hex, ttl=self.confirmation_ttl,
+                                          present=present is None or {confirmer_id, signer_id} <= set(present))
+            if isinstance(decided, Refused):
+                return await self._refusal(decided, confirmer.person_id, confirmer.role,
+                                           "transcript.confirmation_refused", hearing_id,
+                                           {"confirmed_by": confirmer.id, "participant_id": signer.id,
+                                            "state": hearing.state})
+            event = AuditEvent(confirmer.person_id, confirmer.role, "transcript.identity_confirmed",
+                               _subject(hearing_id), {
+                                   "confirmation_id": decided.id, "participant_id": signer.id,
+                                   "confirmed_by": confirmer.id, "expires_at": decided.expires_at.isoformat(),
+                               })
+            try:
+                entry = await self._store.add_confirmation(decided, hearing_state=hearing.state, audit=event)
+            except StaleState:
+                continue  # the hearing moved meanwhile: decide again in its new state
+            return Confirmed(decided, entry)
+        raise StaleState(hearing_id, "a stable hearing", "changing too often to confirm; try again")
 
     # ---- reading -----------------------------------------------------------------------------------------
 
@@ -220,8 +290,31 @@ class TranscriptService:
     async def status(self, hearing_id: str) -> TranscriptStatus:
         state, snapshot, _, done = await self._read(hearing_id)
         latest = _summary(snapshot.latest) if snapshot.latest is not None else None
+        now = self._clock()
+        usable = tuple(c for c in snapshot.confirmations if c.usable_at(now))
         return TranscriptStatus(hearing_id, state, latest, snapshot.frozen,
-                                core.reverify_roles(snapshot, self._default_reverify), snapshot.signatures, done)
+                                core.reverify_roles(snapshot, self._default_reverify), snapshot.signatures, done,
+                                usable)
+
+    async def _may_read(self, hearing_id: str, reader_id: str, reader_role: Role | str) -> Refused | None:
+        hearing = await self._records.get_hearing(hearing_id)
+        refused = core.may_read(hearing.kind, hearing.state, str(reader_role))
+        if refused is None:
+            return None
+        return await self._refusal(refused, reader_id, str(reader_role), "transcript.read_refused", hearing_id,
+                                   {"state": hearing.state, "kind": hearing.kind.value})
+
+    async def read(self, hearing_id: str, reader_id: str, reader_role: Role | str) -> TranscriptRead | Refused:
+        """The status and latest text for a reader, if the rules let their role read it now (`core.may_read`)."""
+        refused = await self._may_read(hearing_id, reader_id, reader_role)
+        if refused is not None:
+            return refused
+        return TranscriptRead(await self.status(hearing_id), await self.current(hearing_id))
+
+    async def export_pdf_for(self, hearing_id: str, reader_id: str, reader_role: Role | str) -> bytes | Refused:
+        """`export_pdf` for a reader, under the same rule as `read`."""
+        refused = await self._may_read(hearing_id, reader_id, reader_role)
+        return refused if refused is not None else await self.export_pdf(hearing_id)
 
     async def export_pdf(self, hearing_id: str) -> bytes | Refused:
         """The latest version with its signature page (a draft until complete: the page says which)."""

@@ -50,6 +50,9 @@ async def test_links_authenticate_and_strangers_are_refused(server: LiveServer) 
         r = await wrong.get("/exhibits")
         assert r.status_code == 401 and r.json()["error"] == "token_refused"  # a link for another room
     async with api(server, seated, "plaintiff") as me:
+        r = await me.get("/exhibits")  # a valid link, but still in the lobby
+        assert r.status_code == 403 and r.json()["error"] == "not_admitted"
+        await admit_all(server, seated, "plaintiff")
         assert (await me.get("/exhibits")).json() == []
 
 
@@ -119,23 +122,32 @@ async def test_transcript_autosave_sign_and_pdf(server: LiveServer) -> None:
         r = await plaintiff.put("/transcript", json={"text": "原告改写", "base_version": 2})
         assert r.status_code == 403
         current = (await plaintiff.get("/transcript")).json()
-        r = await plaintiff.post("/transcript/sign", json={"sha256": current["sha256"], "method": "staff_confirmed",
-                                                           "confirmed_by": seated["clerk"].participant_id})
+        assert "plaintiff" in current["reverify_roles"] and current["confirmations"] == []
+        r = await plaintiff.post("/transcript/sign", json={"sha256": current["sha256"], "method": "staff_confirmed"})
         assert r.status_code == 409  # the hearing is not closed yet
 
         judge = await server.client(seated.room, seated["judge"].token)
         await judge.expect("joined")
         await judge.send({"type": "procedure", "transition": "close"})
         await party_ws.expect("room-state", state="closed")
-        r = await plaintiff.post("/transcript/sign", json={"sha256": "0" * 64, "method": "staff_confirmed",
-                                                           "confirmed_by": seated["clerk"].participant_id})
+        r = await plaintiff.post("/transcript/sign", json={"sha256": "0" * 64, "method": "staff_confirmed"})
         assert r.status_code == 409 and r.json()["error"] == "stale_hash"
         r = await plaintiff.post("/transcript/sign", json={"sha256": current["sha256"], "method": "none"})
         assert r.status_code == 422  # a party must re-verify before signing
+        # Naming the clerk is not a confirmation: the clerk must record it, seeing the party on video.
         r = await plaintiff.post("/transcript/sign", json={"sha256": current["sha256"], "method": "staff_confirmed",
                                                            "confirmed_by": seated["clerk"].participant_id})
+        assert r.status_code == 403 and r.json()["error"] == "bad_confirmer"
+        clerk_ws = await server.client(seated.room, seated["clerk"].token)
+        await clerk_ws.expect("joined")
+        r = await clerk.post("/transcript/confirmations", json={"participant_id": seated["plaintiff"].participant_id})
+        assert r.status_code == 201, r.text
+        assert (await plaintiff.get("/transcript")).json()["confirmations"][0]["confirmed_by"] == \
+            seated["clerk"].participant_id
+        r = await plaintiff.post("/transcript/sign", json={"sha256": current["sha256"], "method": "staff_confirmed"})
         assert r.status_code == 201, r.text
         assert r.json()["version"] == 2
+        await clerk_ws.close()
         r = await clerk.put("/transcript", json={"text": "after signing", "base_version": 2})
         assert r.status_code == 409  # frozen once signed
         pdf = await plaintiff.get("/transcript.pdf")
@@ -156,6 +168,8 @@ async def test_openapi_documents_the_in_hearing_routes(server: LiveServer) -> No
         ("get", "/api/rooms/{room_id}/exhibits/{exhibit_id}/opinions"), ("post", "/api/rooms/{room_id}/presentation"),
         ("get", "/api/rooms/{room_id}/transcript"), ("put", "/api/rooms/{room_id}/transcript"),
         ("post", "/api/rooms/{room_id}/transcript/sign"), ("get", "/api/rooms/{room_id}/transcript.pdf"),
+        ("post", "/api/rooms/{room_id}/transcript/confirmations"),
+        ("put", "/api/rooms/{room_id}/transcript/reverification"),
     }
     for path, ops in spec["paths"].items():
         if path.startswith("/api/rooms/"):

@@ -12,10 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from docket.court import Participant, ParticipantStatus
-from docket.transcripts import ReverificationMethod, Signature, TranscriptSnapshot, TranscriptVersion
+from docket.transcripts import (
+    IdentityConfirmation,
+    ReverificationMethod,
+    Signature,
+    TranscriptSnapshot,
+    TranscriptVersion,
+)
 from hearing import transcript as core
 from hearing.kinds import HearingKind, ProcedureState
-from hearing.policy import Action, may
+from hearing.policy import Action, allowed, may
 from hearing.roles import Role
 from hearing.transcript import Conflict, RefusalCode, Refused, Save, Unchanged
 
@@ -170,12 +176,29 @@ DEFENDANT = participant("defendant-p", Role.DEFENDANT)
 REQUIRED = frozenset({"plaintiff", "defendant"})
 
 
+SIGN_AT = T0 + timedelta(hours=3)
+
+
+def confirmation(signer: Participant, clerk: Participant = CLERK, *, at: datetime = SIGN_AT - timedelta(minutes=2),
+                 ttl: timedelta = core.CONFIRMATION_TTL, cid: str = "conf-1") -> IdentityConfirmation:
+    """What the store holds once `clerk` has confirmed `signer` at `at`."""
+    return IdentityConfirmation(cid, H, signer.id, clerk.id, at, at + ttl)
+
+
+def confirmed(snap: TranscriptSnapshot, *confirmations: IdentityConfirmation) -> TranscriptSnapshot:
+    return replace(snap, confirmations=snap.confirmations + confirmations)
+
+
 def sign(p: Participant, snap: TranscriptSnapshot, *, sha: str | None = None, method: M | str = M.ID_DOCUMENT,
          state: S = S.CLOSED, kind: K = K.TRIAL, matches: bool | None = True, confirmed_by: str | None = None,
-         confirmer: Participant | None = None, required: frozenset[str] = REQUIRED) -> Signature | Refused:
+         confirmer: Participant | None = None, required: frozenset[str] = REQUIRED,
+         at: datetime = SIGN_AT) -> Signature | Refused:
+    """decide_sign with the evidence found as the service finds it: the usable confirmation in the snapshot."""
     sha = sha if sha is not None else (snap.latest.sha256 if snap.latest else "0" * 64)
-    return core.decide_sign(kind, state, H, p, snap, sha, method, required, T0 + timedelta(hours=3),
-                            id_document_matches=matches, confirmed_by=confirmed_by, confirmer=confirmer)
+    found = core.usable_confirmation(snap, p.id, at, confirmed_by)
+    return core.decide_sign(kind, state, H, p, snap, sha, method, required, at,
+                            id_document_matches=matches, confirmed_by=confirmed_by, confirmation=found,
+                            confirmer=confirmer)
 
 
 def code(outcome: object) -> RefusalCode:
@@ -195,11 +218,10 @@ def test_a_signature_binds_participant_role_version_hash_time_and_method() -> No
 @pytest.mark.parametrize("kind", list(HearingKind))
 @pytest.mark.parametrize("role", list(Role))
 def test_signing_follows_the_policy_and_only_when_closed(kind: K, role: Role) -> None:
-    snap = saved("笔录")
     p = participant("x", role)
+    snap = confirmed(saved("笔录"), confirmation(p))
     for state in ProcedureState:
-        outcome = sign(p, snap, state=state, kind=kind, method=M.STAFF_CONFIRMED, confirmed_by=CLERK.id,
-                       confirmer=CLERK)
+        outcome = sign(p, snap, state=state, kind=kind, method=M.STAFF_CONFIRMED, confirmer=CLERK)
         if may(role, kind, state, Action.SIGN_TRANSCRIPT):
             assert state is S.CLOSED and isinstance(outcome, Signature), (kind, role, state, outcome)
         elif not may(role, kind, S.CLOSED, Action.SIGN_TRANSCRIPT):
@@ -220,29 +242,111 @@ def test_signing_refusals_say_why() -> None:
     # Identity evidence.
     assert code(sign(PLAINTIFF, snap, matches=False)) is RefusalCode.IDENTITY_MISMATCH
     assert code(sign(PLAINTIFF, snap, matches=None)) is RefusalCode.EVIDENCE_MISSING
-    assert code(sign(PLAINTIFF, snap, method=M.STAFF_CONFIRMED)) is RefusalCode.EVIDENCE_MISSING
+    assert code(sign(PLAINTIFF, snap, method=M.STAFF_CONFIRMED)) is RefusalCode.NOT_CONFIRMED
     assert code(sign(PLAINTIFF, snap, method=M.NONE)) is RefusalCode.REVERIFICATION_REQUIRED
     assert isinstance(sign(PLAINTIFF, snap, method=M.NONE, required=frozenset()), Signature)
     assert isinstance(sign(CLERK, snap, method=M.NONE), Signature)  # the clerk's role is not required to
 
 
-def test_staff_confirmation_needs_an_admitted_clerk_of_this_hearing_other_than_the_signer() -> None:
-    snap = saved("笔录")
-    ok = sign(DEFENDANT, snap, method=M.STAFF_CONFIRMED, confirmed_by=CLERK.id, confirmer=CLERK)
+def test_staff_confirmation_rests_on_the_clerks_own_usable_confirmation() -> None:
+    snap = confirmed(saved("笔录"), confirmation(DEFENDANT))
+    ok = sign(DEFENDANT, snap, method=M.STAFF_CONFIRMED, confirmer=CLERK)
     assert isinstance(ok, Signature) and ok.method is M.STAFF_CONFIRMED and ok.confirmed_by == CLERK.id
-    bad = [
-        (JUDGE.id, JUDGE),  # not a clerk
-        ("c2", participant("c2", Role.CLERK, ParticipantStatus.WAITING)),
-        ("c3", participant("c3", Role.CLERK, hearing_id="other")),
-        ("nobody", None),
-        ("c4", CLERK),  # the participant read is not the one named
-    ]
-    for confirmed_by, confirmer in bad:
-        outcome = sign(DEFENDANT, snap, method=M.STAFF_CONFIRMED, confirmed_by=confirmed_by, confirmer=confirmer)
-        assert code(outcome) is RefusalCode.BAD_CONFIRMER, confirmed_by
+    named = sign(DEFENDANT, snap, method=M.STAFF_CONFIRMED, confirmed_by=CLERK.id, confirmer=CLERK)
+    assert isinstance(named, Signature) and named.confirmed_by == CLERK.id  # naming the right clerk is harmless
+    # No confirmation at all: not confirmed. Naming a clerk who did not confirm: a bad confirmer.
+    unconfirmed = saved("笔录")
+    assert code(sign(DEFENDANT, unconfirmed, method=M.STAFF_CONFIRMED, confirmer=CLERK)) is RefusalCode.NOT_CONFIRMED
+    for named_clerk in (CLERK.id, JUDGE.id, "nobody"):
+        outcome = sign(DEFENDANT, unconfirmed, method=M.STAFF_CONFIRMED, confirmed_by=named_clerk, confirmer=CLERK)
+        assert code(outcome) is RefusalCode.BAD_CONFIRMER, named_clerk
     other_clerk = participant("clerk-2", Role.CLERK)
-    assert isinstance(sign(CLERK, snap, method=M.STAFF_CONFIRMED, confirmed_by=other_clerk.id,
-                           confirmer=other_clerk), Signature)
+    assert code(sign(DEFENDANT, snap, method=M.STAFF_CONFIRMED, confirmed_by=other_clerk.id,
+                     confirmer=other_clerk)) is RefusalCode.BAD_CONFIRMER
+    # Someone else's confirmation, an expired or used one does not serve.
+    assert code(sign(PLAINTIFF, snap, method=M.STAFF_CONFIRMED, confirmer=CLERK)) is RefusalCode.NOT_CONFIRMED
+    late = SIGN_AT + core.CONFIRMATION_TTL
+    assert code(sign(DEFENDANT, snap, method=M.STAFF_CONFIRMED, confirmer=CLERK, at=late)) is RefusalCode.NOT_CONFIRMED
+    used = confirmed(saved("笔录"), replace(confirmation(DEFENDANT), used_at=SIGN_AT - timedelta(minutes=1)))
+    assert code(sign(DEFENDANT, used, method=M.STAFF_CONFIRMED, confirmer=CLERK)) is RefusalCode.NOT_CONFIRMED
+    # The confirming clerk, as read now, must still be an admitted clerk of this hearing other than the signer.
+    bad = [JUDGE, participant(CLERK.id, Role.CLERK, ParticipantStatus.REMOVED),
+           participant(CLERK.id, Role.CLERK, hearing_id="other"), None, other_clerk]
+    for confirmer in bad:
+        outcome = sign(DEFENDANT, snap, method=M.STAFF_CONFIRMED, confirmer=confirmer)
+        assert code(outcome) is RefusalCode.BAD_CONFIRMER, confirmer
+    own = confirmed(saved("笔录"), confirmation(CLERK, CLERK))
+    assert code(sign(CLERK, own, method=M.STAFF_CONFIRMED, confirmer=CLERK)) is RefusalCode.BAD_CONFIRMER
+    assert isinstance(sign(CLERK, confirmed(saved("笔录"), confirmation(CLERK, other_clerk)),
+                           method=M.STAFF_CONFIRMED, confirmer=other_clerk), Signature)
+
+
+def test_the_newest_usable_confirmation_is_chosen() -> None:
+    older = confirmation(DEFENDANT, cid="a", at=SIGN_AT - timedelta(minutes=5))
+    newer = confirmation(DEFENDANT, participant("clerk-2", Role.CLERK), cid="b", at=SIGN_AT - timedelta(minutes=1))
+    expired = confirmation(DEFENDANT, cid="c", at=SIGN_AT - core.CONFIRMATION_TTL - timedelta(seconds=1))
+    future = confirmation(DEFENDANT, cid="d", at=SIGN_AT + timedelta(seconds=1))
+    snap = confirmed(saved("笔录"), older, newer, expired, future)
+    assert core.usable_confirmation(snap, DEFENDANT.id, SIGN_AT) == newer
+    assert core.usable_confirmation(snap, DEFENDANT.id, SIGN_AT, CLERK.id) == older
+    assert core.usable_confirmation(snap, PLAINTIFF.id, SIGN_AT) is None
+    assert core.usable_confirmation(snap, DEFENDANT.id, SIGN_AT + core.CONFIRMATION_TTL) == future  # still valid
+    assert core.usable_confirmation(snap, DEFENDANT.id, SIGN_AT + core.CONFIRMATION_TTL + timedelta(seconds=1)) is None
+
+
+def confirm(confirmer: Participant, signer: Participant, *, state: S = S.CLOSED, kind: K = K.TRIAL,
+            snap: TranscriptSnapshot = EMPTY, present: bool = True) -> IdentityConfirmation | Refused:
+    return core.decide_confirm(kind, state, H, confirmer, signer, snap, T0, confirmation_id="k1", present=present)
+
+
+def test_only_an_admitted_clerk_confirms_an_admitted_signer_for_a_while() -> None:
+    made = confirm(CLERK, PLAINTIFF)
+    assert made == IdentityConfirmation("k1", H, PLAINTIFF.id, CLERK.id, T0, T0 + core.CONFIRMATION_TTL)
+    short = core.decide_confirm(K.TRIAL, S.CLOSED, H, CLERK, PLAINTIFF, EMPTY, T0, confirmation_id="k",
+                                ttl=timedelta(minutes=1))
+    assert isinstance(short, IdentityConfirmation) and short.expires_at == T0 + timedelta(minutes=1)
+    for state in ProcedureState:
+        outcome = confirm(CLERK, PLAINTIFF, state=state)
+        assert isinstance(outcome, IdentityConfirmation) == (state in core.CONFIRM_STATES), state
+        if state not in core.CONFIRM_STATES:
+            assert code(outcome) is RefusalCode.WRONG_STATE
+    for role in Role:  # nobody but the clerk confirms, the presiding judge included
+        if role not in core.CONFIRMERS:
+            assert code(confirm(participant("x", role), PLAINTIFF)) is RefusalCode.NOT_PERMITTED, role
+    for status in (ParticipantStatus.WAITING, ParticipantStatus.DENIED, ParticipantStatus.REMOVED):
+        assert code(confirm(participant("c", Role.CLERK, status), PLAINTIFF)) is RefusalCode.NOT_ADMITTED
+        assert code(confirm(CLERK, participant("p", Role.PLAINTIFF, status))) is RefusalCode.NOT_ADMITTED
+    assert code(confirm(participant("c", Role.CLERK, hearing_id="x"), PLAINTIFF)) is RefusalCode.NOT_A_PARTICIPANT
+    assert code(confirm(CLERK, participant("p", Role.PLAINTIFF, hearing_id="x"))) is RefusalCode.NOT_A_PARTICIPANT
+    assert code(confirm(CLERK, CLERK)) is RefusalCode.BAD_CONFIRMER
+    assert code(confirm(CLERK, participant("o", Role.OBSERVER))) is RefusalCode.NOT_PERMITTED  # never signs
+    assert code(confirm(CLERK, PLAINTIFF, snap=signed(saved("笔录"), PLAINTIFF))) is RefusalCode.ALREADY_SIGNED
+    assert code(confirm(CLERK, PLAINTIFF, present=False)) is RefusalCode.NOT_PRESENT
+
+
+@pytest.mark.parametrize("kind", list(HearingKind))
+@pytest.mark.parametrize("role", list(Role))
+def test_who_reads_the_transcript_follows_the_policy(kind: K, role: Role) -> None:
+    for state in ProcedureState:
+        outcome = core.may_read(kind, state, role)
+        now = allowed(role, kind, state)
+        takes_part = any(allowed(role, kind, s) for s in ProcedureState)
+        expected = takes_part and (role in core.EDITORS or Action.SUBSCRIBE in now
+                                   or Action.SIGN_TRANSCRIPT in now)
+        assert (outcome is None) == expected, (kind, role, state, outcome)
+        if outcome is not None:
+            assert outcome.reason and outcome.code in (RefusalCode.NOT_PERMITTED, RefusalCode.WRONG_STATE)
+
+
+def test_reading_examples() -> None:
+    assert core.may_read(K.TRIAL, S.IN_SESSION, Role.OBSERVER) is None  # the public follows the session
+    assert code(core.may_read(K.TRIAL, S.CLOSED, Role.OBSERVER)) is RefusalCode.NOT_PERMITTED
+    assert code(core.may_read(K.TRIAL, S.RECESS, Role.WITNESS)) is RefusalCode.NOT_PERMITTED
+    assert core.may_read(K.TRIAL, S.CLOSED, Role.WITNESS) is None  # signs
+    assert code(core.may_read(K.TRIAL, S.RECORD_SEALED, Role.PLAINTIFF)) is RefusalCode.WRONG_STATE
+    assert core.may_read(K.TRIAL, S.RECORD_SEALED, Role.CLERK) is None
+    assert code(core.may_read(K.DELIBERATION, S.IN_SESSION, Role.PLAINTIFF)) is RefusalCode.NOT_PERMITTED
+    assert code(core.may_read(K.TRIAL, S.CLOSED, "janitor")) is RefusalCode.UNKNOWN
 
 
 def test_a_hash_that_is_not_the_latest_is_refused_with_the_latest_named() -> None:
@@ -285,6 +389,8 @@ def test_reverification_roles_default_and_per_hearing() -> None:
     assert code(core.decide_reverify_roles(K.TRIAL, S.CLOSED, Role.PLAINTIFF, EMPTY, [])) is RefusalCode.NOT_PERMITTED
     assert code(core.decide_reverify_roles(K.TRIAL, S.RECORD_SEALED, Role.CLERK, EMPTY, [])) is RefusalCode.WRONG_STATE
     assert code(core.decide_reverify_roles(K.TRIAL, S.CLOSED, Role.CLERK, EMPTY, ["x"])) is RefusalCode.UNKNOWN
+    observers = core.decide_reverify_roles(K.TRIAL, S.CLOSED, Role.CLERK, EMPTY, ["plaintiff", "observer"])
+    assert code(observers) is RefusalCode.NOT_A_SIGNER and "observer" in observers.reason  # type: ignore[union-attr]
     frozen = signed(saved("笔录"), PLAINTIFF)
     assert code(core.decide_reverify_roles(K.TRIAL, S.CLOSED, Role.CLERK, frozen, [])) is RefusalCode.FROZEN
 

@@ -26,12 +26,25 @@ from docket.court import (
     StaleState,
 )
 from docket.court_sql import SqlCourtRecords
-from docket.transcripts import ReverificationMethod, TranscriptStore, TranscriptVersion
+from docket.transcripts import (
+    ConfirmationUnavailable,
+    ReverificationMethod,
+    Signature,
+    TranscriptStore,
+    TranscriptVersion,
+)
 from docket.transcripts_sql import SqlTranscriptStore
 from hearing import transcript as core
 from hearing.roles import Role
 from hearing.transcript import Conflict, RefusalCode, Refused, Unchanged
-from hearing.transcript_service import ReverificationSet, Saved, Signed, TranscriptService
+from hearing.transcript_service import (
+    Confirmed,
+    ReverificationSet,
+    Saved,
+    Signed,
+    TranscriptRead,
+    TranscriptService,
+)
 
 START = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 BEIJING = timezone(timedelta(hours=8))
@@ -68,14 +81,14 @@ class Trial:
     witness: Participant  # denied at the door
 
 
-async def _trial(court: SqlCourtRecords, state: str = "lobby_open") -> Trial:
+async def _trial(court: SqlCourtRecords, state: str = "lobby_open", number: str = "(2026)京0101民初123号") -> Trial:
     judge = await court.create_person(NewPerson("王审判长"))
     clerk = await court.create_person(NewPerson("李书记员"))
     plaintiff = await court.create_person(NewPerson("张原告", id_document=PLAINTIFF_ID))
     defendant = await court.create_person(NewPerson("赵被告", id_document=DEFENDANT_ID))
     observer = await court.create_person(NewPerson("旁听者"))
     witness = await court.create_person(NewPerson("钱证人"))
-    case = await court.create_case(NewCase("(2026)京0101民初123号", "买卖合同纠纷 sale contract", [
+    case = await court.create_case(NewCase(number, "买卖合同纠纷 sale contract", [
         Party(plaintiff.id, PartySide.PLAINTIFF), Party(defendant.id, PartySide.DEFENDANT)]))
     hearing = await court.create_hearing(NewHearing(case.id, HearingKind.TRIAL, START, START + timedelta(hours=2),
                                                     panel=[judge.id], state=state))
@@ -223,7 +236,7 @@ async def test_signing_end_to_end(court: SqlCourtRecords, service: TranscriptSer
         t.plaintiff.id, "plaintiff", 2, v2.sha256, M.ID_DOCUMENT)
     assert signed.audit.action == "transcript.signed" and signed.audit.details == {
         "participant_id": t.plaintiff.id, "version": 2, "sha256": v2.sha256, "method": "id_document",
-        "confirmed_by": None}
+        "confirmed_by": None, "confirmation_id": None}
     _refused(await service.sign(h, t.plaintiff.id, sha256=v2.sha256, method=M.ID_DOCUMENT, id_document=PLAINTIFF_ID),
              RefusalCode.ALREADY_SIGNED)
 
@@ -232,16 +245,33 @@ async def test_signing_end_to_end(court: SqlCourtRecords, service: TranscriptSer
     _refused(await service.save(h, "judge-1", Role.PRESIDING_JUDGE, v2.text + "\n补充", 2), RefusalCode.FROZEN)
     _refused(await service.set_reverification(h, "judge-1", Role.PRESIDING_JUDGE, []), RefusalCode.FROZEN)
 
-    # Staff confirmation on video by the clerk; the clerk cannot confirm themself, the judge cannot confirm.
+    # Staff confirmation is the clerk's act: without it, naming a clerk (or anyone) does not do.
+    _refused(await service.sign(h, t.defendant.id, sha256=v2.sha256, method=M.STAFF_CONFIRMED),
+             RefusalCode.NOT_CONFIRMED)
     _refused(await service.sign(h, t.defendant.id, sha256=v2.sha256, method=M.STAFF_CONFIRMED,
-                                confirmed_by=t.judge.id), RefusalCode.BAD_CONFIRMER)
+                                confirmed_by=t.clerk.id), RefusalCode.BAD_CONFIRMER)
     _refused(await service.sign(h, t.defendant.id, sha256=v2.sha256, method=M.STAFF_CONFIRMED,
                                 confirmed_by="no-such-participant"), RefusalCode.BAD_CONFIRMER)
     _refused(await service.sign(h, t.clerk.id, sha256=v2.sha256, method=M.STAFF_CONFIRMED,
                                 confirmed_by=t.clerk.id), RefusalCode.BAD_CONFIRMER)
-    by_clerk = await service.sign(h, t.defendant.id, sha256=v2.sha256, method=M.STAFF_CONFIRMED,
-                                  confirmed_by=t.clerk.id)
+    # The judge cannot confirm, the clerk cannot confirm themself; the clerk confirms the defendant.
+    _refused(await service.confirm_identity(h, t.judge.id, t.defendant.id), RefusalCode.NOT_PERMITTED)
+    _refused(await service.confirm_identity(h, t.clerk.id, t.clerk.id), RefusalCode.BAD_CONFIRMER)
+    confirmed = await service.confirm_identity(h, t.clerk.id, t.defendant.id)
+    assert isinstance(confirmed, Confirmed)
+    c = confirmed.confirmation
+    assert (c.participant_id, c.confirmed_by, c.used_at) == (t.defendant.id, t.clerk.id, None)
+    assert c.expires_at - c.confirmed_at == core.CONFIRMATION_TTL
+    assert confirmed.audit.action == "transcript.identity_confirmed" and confirmed.audit.details == {
+        "confirmation_id": c.id, "participant_id": t.defendant.id, "confirmed_by": t.clerk.id,
+        "expires_at": c.expires_at.isoformat()}
+    assert [k.id for k in (await service.status(h)).confirmations] == [c.id]
+    _refused(await service.sign(h, t.defendant.id, sha256=v2.sha256, method=M.STAFF_CONFIRMED,
+                                confirmed_by=t.judge.id), RefusalCode.BAD_CONFIRMER)  # not the clerk who did
+    by_clerk = await service.sign(h, t.defendant.id, sha256=v2.sha256, method=M.STAFF_CONFIRMED)
     assert isinstance(by_clerk, Signed) and by_clerk.signature.confirmed_by == t.clerk.id
+    assert by_clerk.audit.details["confirmation_id"] == c.id
+    assert (await service.status(h)).confirmations == ()  # used up
 
     status = await service.status(h)
     assert status.frozen and not status.complete and status.latest is not None and status.latest.number == 2
@@ -258,7 +288,9 @@ async def test_signing_end_to_end(court: SqlCourtRecords, service: TranscriptSer
 
     actions = [e.action for e in await court.audit.entries(limit=1000)]
     assert actions.count("transcript.saved") == 2 and actions.count("transcript.signed") == 4
-    assert actions.count("transcript.sign_refused") == 5  # observer, wrong ID, 3 bad confirmers
+    assert actions.count("transcript.sign_refused") == 6  # observer, wrong ID, 4 bad confirmers
+    assert actions.count("transcript.confirmation_refused") == 2  # the judge, the clerk for themself
+    assert actions.count("transcript.identity_confirmed") == 1
     assert await court.audit.verify() is None
     for e in await court.audit.entries(limit=1000):  # ids only: no names, no ID numbers
         flat = str(e.details)
@@ -269,6 +301,7 @@ async def test_reverification_can_be_set_per_hearing(court: SqlCourtRecords, ser
     t = await _trial(court, "scheduled")
     h = t.hearing.id
     _refused(await service.set_reverification(h, "party", Role.DEFENDANT, []), RefusalCode.NOT_PERMITTED)
+    _refused(await service.set_reverification(h, "clerk-1", Role.CLERK, ["observer"]), RefusalCode.NOT_A_SIGNER)
     chosen = await service.set_reverification(h, "clerk-1", Role.CLERK, [Role.PLAINTIFF, "presiding_judge"])
     assert isinstance(chosen, ReverificationSet) and chosen.roles == {"plaintiff", "presiding_judge"}
     assert chosen.audit.details == {"roles": ["plaintiff", "presiding_judge"], "default": False}
@@ -280,6 +313,109 @@ async def test_reverification_can_be_set_per_hearing(court: SqlCourtRecords, ser
     assert isinstance(await service.sign(h, t.defendant.id, sha256=v.sha256, method=M.NONE), Signed)
     _refused(await service.sign(h, t.judge.id, sha256=v.sha256, method=M.NONE), RefusalCode.REVERIFICATION_REQUIRED)
     assert (await service.status(h)).reverify_roles == {"plaintiff", "presiding_judge"}
+
+
+class Clock:
+    """An injectable clock: tests move time instead of sleeping."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def test_a_confirmation_expires_and_serves_one_signature(court: SqlCourtRecords,
+                                                             store: SqlTranscriptStore) -> None:
+    clock = Clock(START + timedelta(hours=3))
+    service = TranscriptService(court, store, court.audit, clock=clock, confirmation_ttl=timedelta(minutes=10))
+    t = await _trial(court, "in_session")
+    h = t.hearing.id
+    v = _saved(await service.save(h, "clerk-1", Role.CLERK, "审判长：现在闭庭。", 0))
+    # Confirmed on video just before the close, signed after it: within ten minutes it holds.
+    early = await service.confirm_identity(h, t.clerk.id, t.plaintiff.id)
+    assert isinstance(early, Confirmed)
+    await _move(court, h, "closed")
+    clock.now += timedelta(minutes=10)  # expired exactly now
+    _refused(await service.sign(h, t.plaintiff.id, sha256=v.sha256, method=M.STAFF_CONFIRMED),
+             RefusalCode.NOT_CONFIRMED)
+    assert (await service.status(h)).confirmations == ()
+    again = await service.confirm_identity(h, t.clerk.id, t.plaintiff.id)
+    assert isinstance(again, Confirmed) and again.confirmation.confirmed_at == clock.now
+    clock.now += timedelta(minutes=9, seconds=59)
+    signed = await service.sign(h, t.plaintiff.id, sha256=v.sha256, method=M.STAFF_CONFIRMED)
+    assert isinstance(signed, Signed) and signed.signature.signed_at == clock.now
+    assert signed.audit.details["confirmation_id"] == again.confirmation.id
+    # Used (and bound to the plaintiff): the store will not let another signature rely on it, and writes nothing.
+    before = await court.audit.count()
+    sig = Signature(h, t.defendant.id, "defendant", v.number, v.sha256, clock.now, M.STAFF_CONFIRMED, t.clerk.id)
+    with pytest.raises(ConfirmationUnavailable):
+        await store.add_signature(sig, hearing_state="closed", confirmation_id=again.confirmation.id,
+                                  audit=AuditEvent("x", "x", "transcript.signed", f"hearing:{h}", {}))
+    assert await court.audit.count() == before
+    assert t.defendant.id in (await service.status(h)).completion.pending
+    # The first, expired confirmation is never used, even by the store directly.
+    with pytest.raises(ConfirmationUnavailable):
+        await store.add_signature(sig, hearing_state="closed", confirmation_id=early.confirmation.id,
+                                  audit=AuditEvent("x", "x", "transcript.signed", f"hearing:{h}", {}))
+    with pytest.raises(Exception, match="names the identity confirmation"):
+        await store.add_signature(sig, hearing_state="closed",
+                                  audit=AuditEvent("x", "x", "transcript.signed", f"hearing:{h}", {}))
+    assert await court.audit.verify() is None
+
+
+async def test_concurrent_signatures_use_one_confirmation_once(court: SqlCourtRecords,
+                                                              service: TranscriptService) -> None:
+    t = await _trial(court, "closed")
+    h = t.hearing.id
+    v = _saved(await service.save(h, "clerk-1", Role.CLERK, "闭庭后核对", 0))
+    assert isinstance(await service.confirm_identity(h, t.clerk.id, t.defendant.id), Confirmed)
+    outcomes = await asyncio.gather(*(service.sign(h, t.defendant.id, sha256=v.sha256, method=M.STAFF_CONFIRMED)
+                                      for _ in range(3)))
+    assert sum(isinstance(o, Signed) for o in outcomes) == 1
+    assert all(o.code in (RefusalCode.ALREADY_SIGNED, RefusalCode.NOT_CONFIRMED)
+               for o in outcomes if isinstance(o, Refused))
+    assert await court.audit.verify() is None
+
+
+async def test_who_may_confirm_and_whom(court: SqlCourtRecords, service: TranscriptService) -> None:
+    t = await _trial(court, "lobby_open")
+    h = t.hearing.id
+    _refused(await service.confirm_identity(h, t.clerk.id, t.plaintiff.id), RefusalCode.WRONG_STATE)
+    await _move(court, h, "in_session")
+    _refused(await service.confirm_identity(h, t.plaintiff.id, t.defendant.id), RefusalCode.NOT_PERMITTED)
+    _refused(await service.confirm_identity(h, t.clerk.id, t.observer.id), RefusalCode.NOT_PERMITTED)
+    _refused(await service.confirm_identity(h, t.clerk.id, t.witness.id), RefusalCode.NOT_ADMITTED)  # denied
+    present = [t.clerk.id, t.plaintiff.id]
+    _refused(await service.confirm_identity(h, t.clerk.id, t.defendant.id, present=present),
+             RefusalCode.NOT_PRESENT)
+    assert isinstance(await service.confirm_identity(h, t.clerk.id, t.plaintiff.id, present=present), Confirmed)
+    waiting_clerk = await court.set_participant_status(t.clerk.id, ParticipantStatus.WAITING)
+    _refused(await service.confirm_identity(h, waiting_clerk.id, t.plaintiff.id), RefusalCode.NOT_ADMITTED)
+    other = await _trial(court, "in_session", number="(2026)京0101民初124号")
+    _refused(await service.confirm_identity(h, other.clerk.id, t.plaintiff.id), RefusalCode.NOT_A_PARTICIPANT)
+    with pytest.raises(NotFound):
+        await service.confirm_identity(h, t.clerk.id, "nobody")
+    refusals = [e for e in await court.audit.entries(limit=100) if e.action == "transcript.confirmation_refused"]
+    assert [e.details["code"] for e in refusals] == ["not_permitted", "not_permitted", "not_a_participant"]
+
+
+async def test_reading_follows_the_rules(court: SqlCourtRecords, service: TranscriptService) -> None:
+    t = await _trial(court, "in_session")
+    h = t.hearing.id
+    v = _saved(await service.save(h, "clerk-1", Role.CLERK, "审判长：现在开庭。", 0))
+    read = await service.read(h, t.observer.id, Role.OBSERVER)  # the public follows the session
+    assert isinstance(read, TranscriptRead) and read.current == v and read.status.latest is not None
+    await _move(court, h, "closed")
+    _refused(await service.read(h, t.observer.id, Role.OBSERVER), RefusalCode.NOT_PERMITTED)
+    _refused(await service.export_pdf_for(h, t.observer.id, Role.OBSERVER), RefusalCode.NOT_PERMITTED)
+    assert isinstance(await service.read(h, t.plaintiff.id, Role.PLAINTIFF), TranscriptRead)  # signs after close
+    assert isinstance(await service.export_pdf_for(h, t.plaintiff.id, Role.PLAINTIFF), bytes)
+    [entry, _] = [e for e in await court.audit.entries(limit=100) if e.action == "transcript.read_refused"]
+    assert entry.actor_id == t.observer.id and entry.details["code"] == "not_permitted"
+    await _move(court, h, "record_sealed")
+    _refused(await service.read(h, t.plaintiff.id, Role.PLAINTIFF), RefusalCode.WRONG_STATE)
+    assert isinstance(await service.read(h, t.clerk.id, Role.CLERK), TranscriptRead)
 
 
 async def test_concurrent_signatures_by_one_participant_count_once(court: SqlCourtRecords,
@@ -333,8 +469,8 @@ async def test_pdf_export_has_the_text_signers_and_hash(court: SqlCourtRecords, 
     await _move(court, h, "closed")
     assert isinstance(await service.sign(h, t.plaintiff.id, sha256=v.sha256, method=M.ID_DOCUMENT,
                                          id_document=PLAINTIFF_ID), Signed)
-    assert isinstance(await service.sign(h, t.defendant.id, sha256=v.sha256, method=M.STAFF_CONFIRMED,
-                                         confirmed_by=t.clerk.id), Signed)
+    assert isinstance(await service.confirm_identity(h, t.clerk.id, t.defendant.id), Confirmed)
+    assert isinstance(await service.sign(h, t.defendant.id, sha256=v.sha256, method=M.STAFF_CONFIRMED), Signed)
 
     pdf = await service.export_pdf(h)
     assert isinstance(pdf, bytes) and pdf.startswith(b"%PDF")

@@ -1,7 +1,8 @@
 """The transcript (笔录) in real Chromium: the clerk types and the editor autosaves (the server has it), a newer
 version saved meanwhile shows as a conflict the clerk can take, the party reads the latest text; the presiding judge
 closes the hearing from the console; the party sees the final text with its SHA-256, a wrong ID number is refused
-with the server's words, the clerk confirms them on video and they sign; the PDF downloads."""
+with the server's words; the party asks for the clerk's confirmation and cannot sign until the clerk, in their own
+panel, confirms them for signing; then they sign; the PDF downloads."""
 
 from __future__ import annotations
 
@@ -99,12 +100,28 @@ async def test_autosave_read_close_sign_and_pdf(tmp_path) -> None:
             await error.filter(has_text="does not match").wait_for(timeout=WAIT_MS)  # the server's words
             await sign.locator("select[data-sign-method]").select_option("staff_confirmed")
             assert seated["clerk"].name in await sign.locator(".ts-clerk").inner_text()
-            await sign.locator('button[data-action="sign"]').click()
+            assert await sign.locator('button[data-action="sign"]').is_disabled()  # not before the clerk confirms
+
+            # The clerk's panel lists who still has to sign and is in the room; the clerk confirms the party.
+            pid = seated["plaintiff"].participant_id
+            row = clerk.locator(f'#transcript-confirm:not([hidden]) li[data-confirm-participant="{pid}"]')
+            await row.wait_for(timeout=WAIT_MS)
+            assert seated["plaintiff"].name in await row.inner_text()
+            await row.locator('button[data-action="confirm-identity"]').click()
+            await clerk.locator(f'#transcript-confirm li[data-confirm-participant="{pid}"][data-confirmed="true"]') \
+                .wait_for(timeout=WAIT_MS)
+            # The party's panel sees the confirmation by itself and may sign now.
+            await sign.locator('.ts-clerk[data-confirmed="true"]').wait_for(timeout=WAIT_MS)
+            assert seated["clerk"].name in await sign.locator(".ts-clerk").inner_text()
+            await sign.locator('button[data-action="sign"]:not([disabled])').click()
             signed = plaintiff.locator("#transcript-signed:not([hidden])")
             await signed.filter(has_text="已签名").wait_for(timeout=WAIT_MS)
             await sign.wait_for(state="hidden")
             after = (await judge_api.get("/transcript")).json()
             assert seated["plaintiff"].participant_id in after["signed_by"] and after["frozen"]
+            assert after["confirmations"] == []  # the confirmation served this one signature
+            await clerk.locator(f'#transcript-confirm li[data-confirm-participant="{pid}"]') \
+                .wait_for(state="detached", timeout=WAIT_MS)  # signed: no longer listed once the panel reloads
 
             # The PDF downloads through the page (bearer header, blob link).
             async with plaintiff.expect_download(timeout=WAIT_MS) as info:
@@ -120,8 +137,9 @@ async def test_autosave_read_close_sign_and_pdf(tmp_path) -> None:
 
 
 async def test_pure_helpers(tmp_path) -> None:
-    """transcript.js: who edits, the sign methods offered, the clerk who confirms, the sign body; exhibits.js:
-    turning pages within the document and each participant's latest opinion."""
+    """transcript.js: who edits, the sign methods offered, the clerk in the room, our confirmation, whom a clerk can
+    confirm, the sign body (never naming a clerk); exhibits.js: turning pages and each participant's latest
+    opinion."""
     async with live_server(tmp_path) as server, chromium() as browser, fresh_context(browser) as ctx:
         page = await ctx.new_page()
         await page.goto(f"{server.base}/healthz")
@@ -129,13 +147,27 @@ async def test_pure_helpers(tmp_path) -> None:
             const m = await import('/static/js/transcript.js');
             const x = await import('/static/js/exhibits.js');
             const people = [{id: 'c0', role: 'clerk', place: 'lobby'}, {id: 'j', role: 'presiding_judge'},
+                            {id: 'c2', role: 'clerk', place: 'room', connection: 'reconnecting'},
                             {id: 'c1', role: 'clerk', name: 'C'}];
+            const now = Date.parse('2026-06-01T10:00:00Z');
+            const data = {pending: ['p1', 'p2', 'p3', 'c1'], confirmations: [
+              {participant_id: 'p1', confirmed_by: 'c1', expires_at: '2026-06-01T10:05:00Z'},
+              {participant_id: 'p1', confirmed_by: 'c1', expires_at: '2026-06-01T10:08:00Z'},
+              {participant_id: 'p2', confirmed_by: 'c1', expires_at: '2026-06-01T09:59:00Z'}]};
+            const room = [{id: 'p1', place: 'room'}, {id: 'p2', place: 'room'}, {id: 'p3', place: 'lobby'},
+                          {id: 'p4', place: 'room'}, {id: 'c1', place: 'room'}];
             return {
               edit: [m.mayEdit('clerk', 'in_session', false), m.mayEdit('presiding_judge', 'closed', false),
                      m.mayEdit('clerk', 'closed', true), m.mayEdit('plaintiff', 'in_session', false),
                      m.mayEdit('clerk', 'record_sealed', false)],
-              methods: [m.signMethods('plaintiff'), m.signMethods('counsel')],
+              methods: [m.signMethods('plaintiff'), m.signMethods('counsel'), m.signMethods('plaintiff', ['witness']),
+                        m.signMethods('counsel', ['counsel'])],
               clerk: m.confirmingClerk(people, 'me')?.id, self: m.confirmingClerk(people, 'c1'),
+              mine: [m.myConfirmation(data, 'p1', now)?.expires_at, m.myConfirmation(data, 'p2', now),
+                     m.myConfirmation(data, 'p9', now), m.myConfirmation(null, 'p1', now)],
+              targets: m.confirmTargets(data, room, 'c1', now).map(x => [x.person.id, !!x.confirmation]),
+              confirm: [m.mayConfirm('clerk', 'closed'), m.mayConfirm('clerk', 'lobby_open'),
+                        m.mayConfirm('presiding_judge', 'closed')],
               bodies: [m.signBody({sha256: 'h', method: 'staff_confirmed', clerkId: 'c1'}),
                        m.signBody({sha256: 'h', method: 'id_document', idDocument: ' 11 '}),
                        m.signBody({sha256: 'h', method: 'none'})],
@@ -147,9 +179,13 @@ async def test_pure_helpers(tmp_path) -> None:
             };
         }""")
         assert out["edit"] == [True, True, False, False, False]
-        assert out["methods"] == [["staff_confirmed", "id_document"], ["none", "id_document", "staff_confirmed"]]
-        assert out["clerk"] == "c1" and out["self"] is None
-        assert out["bodies"] == [{"sha256": "h", "method": "staff_confirmed", "confirmed_by": "c1"},
+        by_clerk, free = ["staff_confirmed", "id_document"], ["none", "id_document", "staff_confirmed"]
+        assert out["methods"] == [by_clerk, free, free, by_clerk]
+        assert out["clerk"] == "c1" and out["self"] is None  # c0 waits, c2's link dropped
+        assert out["mine"] == ["2026-06-01T10:08:00Z", None, None, None]  # the latest; p2's expired
+        assert out["targets"] == [["p1", True], ["p2", False]]  # in the room, still to sign, not the clerk
+        assert out["confirm"] == [True, False, False]
+        assert out["bodies"] == [{"sha256": "h", "method": "staff_confirmed"},  # a clerk is never named
                                  {"sha256": "h", "method": "id_document", "id_document": "11"},
                                  {"sha256": "h", "method": "none"}]
         assert out["pages"] == [None, 2, None, 1]

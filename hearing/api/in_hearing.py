@@ -2,9 +2,18 @@
 
 Authenticated by the participant's own join link (`Authorization: Bearer <join token>`), checked like a join:
 the token must be for this room, not revoked, bound to a register participant of this hearing who was not
-denied or removed. Staff act here through their own links too, in the role they hold in the hearing, so the
-permission policy decides the same way for everyone. Files and text travel over HTTP; what everyone must see
-at once (the exhibit on screen, a new transcript version) is announced over signalling.
+denied or removed — and who is in the hearing: admitted from the lobby, or court staff, who never wait there
+(hearing.courtroom.STAFF_ROLES, the rule the courtroom seats people by). Everything here shows or changes the
+hearing's content, so a party still waiting in the lobby, or a witness waiting apart to be called, gets 403
+`not_admitted` on every route: the lobby sees nothing of the hearing. Admission lasts past the close (nobody is
+sent back to the lobby by closing), so those admitted read and sign the transcript afterwards. Staff act here
+through their own links too, in the role they hold in the hearing, so the permission policy decides the same way
+for everyone. Files and text travel over HTTP; what everyone must see at once (the exhibit on screen, a new
+transcript version) is announced over signalling.
+
+Identity confirmation for signing: the clerk, seeing a participant on video, records it
+(`POST /transcript/confirmations`); that participant may then sign `staff_confirmed` within the confirmation's
+lifetime, once. The signer never names the clerk to be trusted: the server finds the clerk's record.
 """
 
 from __future__ import annotations
@@ -25,13 +34,13 @@ from docket.transcripts import ReverificationMethod
 from hearing import exhibits as exhibit_rules
 from hearing import transcript as transcript_rules
 from hearing.api.deps import ApiError, ApiRoute
-from hearing.courtroom import presented
+from hearing.courtroom import STAFF_ROLES, presented
 from hearing.exhibit_service import ExhibitService
 from hearing.procedure_service import Actor
 from hearing.roles import Role
-from hearing.transcript_service import Saved, Signed, TranscriptService
+from hearing.transcript_service import Confirmed, ReverificationSet, Saved, Signed, TranscriptRead, TranscriptService
 from signaling.hub import SignalingHub
-from signaling.protocol import TranscriptUpdated
+from signaling.protocol import ConnectionState, TranscriptUpdated
 from signaling.tokens import TokenError, TokenService
 
 UPLOAD_CHUNK = 1 << 20
@@ -45,6 +54,13 @@ class InHearingContext:
     exhibits: ExhibitService
     transcripts: TranscriptService
     hub: SignalingHub
+
+
+def in_the_hearing(participant: Participant) -> bool:
+    """Admitted from the lobby, or court staff (who never wait there, and are admitted as they come in)."""
+    if participant.status in (ParticipantStatus.DENIED, ParticipantStatus.REMOVED):
+        return False
+    return participant.status is ParticipantStatus.ADMITTED or participant.role in STAFF_ROLES
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +121,13 @@ class TranscriptIn(BaseModel):
     base_version: int = Field(ge=0, description="the version this text was edited from (0 for the first save)")
 
 
+class ConfirmationOut(BaseModel):
+    participant_id: str = Field(description="who was confirmed (the signer)")
+    confirmed_by: str = Field(description="the clerk's participant id")
+    confirmed_at: datetime
+    expires_at: datetime = Field(description="sign before this; the confirmation also serves one signature only")
+
+
 class TranscriptOut(BaseModel):
     version: int
     sha256: str
@@ -114,13 +137,34 @@ class TranscriptOut(BaseModel):
     signed_by: list[str]
     pending: list[str]
     complete: bool
+    reverify_roles: list[str] = Field(description="roles that must re-verify their identity before signing")
+    confirmations: list[ConfirmationOut] = Field(
+        description="clerks' identity confirmations usable now (unused, unexpired), for `staff_confirmed`")
 
 
 class SignIn(BaseModel):
     sha256: str = Field(min_length=64, max_length=64, description="the SHA-256 of the text you were shown")
     method: ReverificationMethod
     id_document: str | None = Field(None, max_length=64)
-    confirmed_by: str | None = Field(None, max_length=64)
+    confirmed_by: str | None = Field(
+        None, max_length=64,
+        description="optional: the clerk you expect confirmed you; staff_confirmed relies on the clerk's own record "
+                    "(POST /transcript/confirmations), and naming a clerk who did not confirm you is refused")
+
+
+class ConfirmIn(BaseModel):
+    participant_id: str = Field(min_length=1, max_length=64, description="the participant whose identity you "
+                                                                         "checked on video, for signing")
+
+
+class ReverificationIn(BaseModel):
+    roles: list[str] | None = Field(max_length=32, description="roles that must re-verify before signing; "
+                                                               "null restores the court's default")
+
+
+class ReverificationOut(BaseModel):
+    roles: list[str] = Field(description="the roles that must re-verify now")
+    default: bool = Field(description="whether this is the court's default rule")
 
 
 class SignOut(BaseModel):
@@ -144,8 +188,8 @@ def opinion_out(o: Opinion) -> OpinionOut:
 
 _STATUS = {
     "not_permitted": 403, "not_admitted": 403, "not_a_participant": 403, "identity_mismatch": 403,
-    "bad_confirmer": 403, "not_found": 404, "wrong_hearing": 404, "no_transcript": 404,
-    "wrong_state": 409, "frozen": 409, "conflict": 409, "stale_hash": 409, "already_signed": 409,
+    "bad_confirmer": 403, "not_confirmed": 403, "not_found": 404, "wrong_hearing": 404, "no_transcript": 404,
+    "wrong_state": 409, "frozen": 409, "conflict": 409, "stale_hash": 409, "already_signed": 409, "not_present": 409,
     "withdrawn": 409, "too_large": 413, "unsupported_type": 415, "type_mismatch": 415,
 }
 
@@ -184,6 +228,11 @@ def in_hearing_router(ctx: InHearingContext) -> APIRouter:
             raise ApiError(403, "forbidden", "this link does not belong to a participant of this hearing")
         if participant.status in (ParticipantStatus.DENIED, ParticipantStatus.REMOVED):
             raise ApiError(403, "forbidden", "you no longer take part in this hearing; contact the court")
+        if not in_the_hearing(participant):
+            witness = participant.role == Role.WITNESS.value
+            apart = "witnesses wait apart until the court calls them" if witness else "you are waiting in the lobby"
+            raise refused("not_admitted", f"{apart}: wait for the court to admit you; the hearing's exhibits and "
+                                          "transcript open to you once you are admitted")
         return Caller(participant, hearing)
 
     me = Depends(caller)
@@ -192,7 +241,8 @@ def in_hearing_router(ctx: InHearingContext) -> APIRouter:
 
     @router.get("/exhibits", response_model=list[ExhibitOut])
     async def list_exhibits(room_id: str, who: Caller = me) -> list[ExhibitOut]:
-        result = await ctx.exhibits.list(who.hearing.id)
+        """The exhibits you may open now (court and parties: all; others: the one presented)."""
+        result = await ctx.exhibits.list(who.hearing.id, viewer_role=who.participant.role)
         if isinstance(result, exhibit_rules.Refused):
             raise refused(result.code.value, result.reason)
         return [exhibit_out(e) for e in result]
@@ -217,11 +267,10 @@ def in_hearing_router(ctx: InHearingContext) -> APIRouter:
     @router.get("/exhibits/{exhibit_id}/view", response_model=ViewOut)
     async def view_exhibit(room_id: str, exhibit_id: str, who: Caller = me) -> ViewOut:
         """A short-lived link to the file. Every request is recorded: who viewed which exhibit, when."""
-        grant = await ctx.exhibits.open_for_view(exhibit_id, who.participant.id, who.participant.role)
+        grant = await ctx.exhibits.open_for_view(exhibit_id, who.participant.id, who.participant.role,
+                                                 hearing_id=who.hearing.id)
         if isinstance(grant, exhibit_rules.Refused):
             raise refused(grant.code.value, grant.reason)
-        if grant.exhibit.hearing_id != who.hearing.id:
-            raise refused("wrong_hearing", "that exhibit belongs to another hearing")
         return ViewOut(url=grant.url, expires_at=grant.expires_at, exhibit=exhibit_out(grant.exhibit))
 
     @router.post("/exhibits/{exhibit_id}/opinion", response_model=OpinionOut, status_code=201)
@@ -234,7 +283,8 @@ def in_hearing_router(ctx: InHearingContext) -> APIRouter:
 
     @router.get("/exhibits/{exhibit_id}/opinions", response_model=list[OpinionOut])
     async def list_opinions(room_id: str, exhibit_id: str, who: Caller = me) -> list[OpinionOut]:
-        result = await ctx.exhibits.opinions(exhibit_id)
+        result = await ctx.exhibits.opinions(exhibit_id, viewer_id=who.participant.id,
+                                             viewer_role=who.participant.role, hearing_id=who.hearing.id)
         if isinstance(result, exhibit_rules.Refused):
             raise refused(result.code.value, result.reason)
         return [opinion_out(o) for o in result if o.exhibit_id == exhibit_id]
@@ -251,18 +301,27 @@ def in_hearing_router(ctx: InHearingContext) -> APIRouter:
 
     # ---- the transcript ---------------------------------------------------------------------------------
 
-    async def transcript_out(hearing_id: str) -> TranscriptOut:
-        status = await ctx.transcripts.status(hearing_id)
-        current = await ctx.transcripts.current(hearing_id)
+    async def transcript_out(who: Caller) -> TranscriptOut:
+        """The transcript as `who` may read it now (hearing.transcript.may_read), or a refusal."""
+        read = await ctx.transcripts.read(who.hearing.id, who.participant.id, who.participant.role)
+        if isinstance(read, transcript_rules.Refused):
+            raise refused(read.code.value, read.reason)
+        assert isinstance(read, TranscriptRead)
+        status, current = read.status, read.current
         return TranscriptOut(
             version=current.number if current else 0, sha256=current.sha256 if current else "",
             text=current.text if current else "", saved_at=current.saved_at if current else None,
             frozen=status.frozen, signed_by=[s.participant_id for s in status.signatures],
-            pending=list(status.completion.pending), complete=status.complete)
+            pending=list(status.completion.pending), complete=status.complete,
+            reverify_roles=sorted(status.reverify_roles),
+            confirmations=[ConfirmationOut(participant_id=c.participant_id, confirmed_by=c.confirmed_by,
+                                           confirmed_at=c.confirmed_at, expires_at=c.expires_at)
+                           for c in status.confirmations])
 
     @router.get("/transcript", response_model=TranscriptOut)
     async def get_transcript(room_id: str, who: Caller = me) -> TranscriptOut:
-        return await transcript_out(who.hearing.id)
+        """The latest text: for the editors, for whoever follows the hearing now, and for the signers once closed."""
+        return await transcript_out(who)
 
     @router.put("/transcript", response_model=TranscriptOut)
     async def save_transcript(room_id: str, body: TranscriptIn, who: Caller = me) -> TranscriptOut:
@@ -278,11 +337,39 @@ def in_hearing_router(ctx: InHearingContext) -> APIRouter:
         if isinstance(result, Saved):
             await ctx.hub.broadcast(room_id, TranscriptUpdated(version=result.version.number,
                                                                sha256=result.version.sha256))
-        return await transcript_out(who.hearing.id)
+        return await transcript_out(who)
+
+    @router.put("/transcript/reverification", response_model=ReverificationOut)
+    async def set_reverification(room_id: str, body: ReverificationIn, who: Caller = me) -> ReverificationOut:
+        """Which roles must re-verify their identity before signing (the clerk or presiding judge, until the
+        first signature); null restores the court's default."""
+        result = await ctx.transcripts.set_reverification(who.hearing.id, who.participant.id, who.participant.role,
+                                                          body.roles)
+        if isinstance(result, transcript_rules.Refused):
+            raise refused(result.code.value, result.reason)
+        assert isinstance(result, ReverificationSet)
+        return ReverificationOut(roles=sorted(result.roles), default=body.roles is None)
+
+    @router.post("/transcript/confirmations", response_model=ConfirmationOut, status_code=201)
+    async def confirm_identity(room_id: str, body: ConfirmIn, who: Caller = me) -> ConfirmationOut:
+        """The clerk records having checked a participant's identity on video, so that they may sign
+        `staff_confirmed`: both must be connected to the hearing room now (a dropped connection does not count);
+        it expires after a few minutes and serves one signature."""
+        members = await ctx.hub.members(room_id)
+        present = [pid for pid, m in members.items() if m.get("connection") != ConnectionState.RECONNECTING.value]
+        result = await ctx.transcripts.confirm_identity(who.hearing.id, who.participant.id, body.participant_id,
+                                                        present=present)
+        if isinstance(result, transcript_rules.Refused):
+            raise refused(result.code.value, result.reason)
+        assert isinstance(result, Confirmed)
+        c = result.confirmation
+        return ConfirmationOut(participant_id=c.participant_id, confirmed_by=c.confirmed_by,
+                               confirmed_at=c.confirmed_at, expires_at=c.expires_at)
 
     @router.post("/transcript/sign", response_model=SignOut, status_code=201)
     async def sign_transcript(room_id: str, body: SignIn, who: Caller = me) -> SignOut:
-        """Sign the transcript you were shown (its SHA-256), after re-checking your identity."""
+        """Sign the transcript you were shown (its SHA-256), after re-checking your identity: your ID number, or
+        (`staff_confirmed`) a clerk's confirmation of you on video, recorded by the clerk beforehand."""
         result = await ctx.transcripts.sign(who.hearing.id, who.participant.id, sha256=body.sha256.lower(),
                                             method=body.method, id_document=body.id_document,
                                             confirmed_by=body.confirmed_by)
@@ -297,7 +384,7 @@ def in_hearing_router(ctx: InHearingContext) -> APIRouter:
                 responses={200: {"content": {"application/pdf": {}}}})
     async def transcript_pdf(room_id: str, who: Caller = me) -> Response:
         """The transcript with its signature page, as PDF."""
-        result = await ctx.transcripts.export_pdf(who.hearing.id)
+        result = await ctx.transcripts.export_pdf_for(who.hearing.id, who.participant.id, who.participant.role)
         if isinstance(result, transcript_rules.Refused):
             raise refused(result.code.value, result.reason)
         return Response(result, media_type="application/pdf",

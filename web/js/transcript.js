@@ -6,14 +6,21 @@
 // from (`base_version`); a newer version saved meanwhile (409 `conflict`) shows that text with a button to take
 // it (or to keep ours and save it on top). Everyone else reads the latest text, fetched again on
 // `transcript-updated`. Once the hearing is closed, whoever may `sign_transcript` sees the final text with its
-// version and full SHA-256 and signs it: re-entering their ID number (`id_document`) or with the clerk confirming
-// them on video (`staff_confirmed`, confirmed_by = the clerk's participant id). Everyone can download the PDF.
+// version and full SHA-256 and signs it: re-entering their ID number (`id_document`) or with the clerk's
+// confirmation on video (`staff_confirmed`). That confirmation is the clerk's own act: the clerk's panel lists who
+// still has to sign and is in the room, each with "confirm identity for signing" (POST /transcript/confirmations,
+// with the clerk's link); the server keeps it for a few minutes and for one signature. The signer's panel asks for
+// it, polls the transcript (which lists the usable confirmations) until it is there, then lets them sign; the
+// clerk's list follows the same way until the confirmed person has signed. The client never names a clerk — the
+// server finds the clerk's record. Everyone can download the PDF.
 //
 // Hooks: #transcript (the panel): #transcript-text (textarea, editors) or #transcript-read (read-only text),
 // #transcript-status (e.g. "已保存 第2版"), #transcript-error, #transcript-conflict (.tc-text,
 // button[data-action=take-latest|keep-mine]), #transcript-sign (.ts-version, .ts-sha, select[data-sign-method],
-// input[data-id-document], button[data-action=sign]), #transcript-signed, button[data-action=download-pdf].
-import { currentLang, t } from "./i18n.js";
+// input[data-id-document], .ts-clerk[data-confirmed], button[data-action=sign]), #transcript-signed,
+// #transcript-confirm (clerks: li[data-confirm-participant=<id>][data-confirmed] with
+// button[data-action=confirm-identity][data-participant=<id>]), button[data-action=download-pdf].
+import { currentLang, roleLabel, t } from "./i18n.js";
 
 /** Roles that write the transcript (hearing/transcript.py EDITORS) and the states they write in (EDIT_STATES). */
 export const EDITORS = ["clerk", "presiding_judge"];
@@ -23,29 +30,61 @@ export const SIGN_METHODS = ["id_document", "staff_confirmed", "none"];
  *  DEFAULT_REVERIFY_ROLES); the others (the court, counsel, prosecutors) are also offered "none". */
 export const REVERIFY_ROLES = ["plaintiff", "defendant", "witness", "detainee", "interpreter"];
 
-/** The identity checks offered to a role, the first being the default. Pure: unit-tested. */
-export function signMethods(role) {
-  return REVERIFY_ROLES.includes(role) ? ["staff_confirmed", "id_document"] : ["none", "id_document", "staff_confirmed"];
+/** Roles that confirm signers on video (hearing/transcript.py CONFIRMERS), and when (CONFIRM_STATES). */
+export const CONFIRMERS = ["clerk"];
+export const CONFIRM_STATES = ["in_session", "recess", "closed"];
+
+/** The identity checks offered to a role, the first being the default; `reverifyRoles`: the hearing's rule as the
+ *  server says (TranscriptOut.reverify_roles), else the court's default. Pure: unit-tested. */
+export function signMethods(role, reverifyRoles = null) {
+  const required = reverifyRoles ?? REVERIFY_ROLES;
+  return required.includes(role) ? ["staff_confirmed", "id_document"] : ["none", "id_document", "staff_confirmed"];
 }
 export const AUTOSAVE_MS = 1500;
+/** While a signer waits for the clerk's confirmation, how often the transcript (and its confirmations) is re-read. */
+export const CONFIRM_POLL_MS = 2000;
 
 /** May this role write the transcript now? Pure: unit-tested. (The server decides; this only picks the view.) */
 export function mayEdit(role, state, frozen) {
   return EDITORS.includes(role) && EDIT_STATES.includes(state) && !frozen;
 }
 
-/** The clerk who can confirm a signer on video: an admitted clerk in the room other than us. Pure. */
+/** A clerk in the room, other than us, who can confirm us on video (for the hint only). Pure. */
 export function confirmingClerk(people, meId) {
-  return people.find((p) => p.role === "clerk" && p.id !== meId && p.place !== "lobby") ?? null;
+  return people.find((p) => CONFIRMERS.includes(p.role) && p.id !== meId && p.place !== "lobby"
+    && p.connection !== "reconnecting") ?? null;
 }
 
-/** The body of POST /transcript/sign. Pure: unit-tested. */
-export function signBody({ sha256, method, idDocument = "", clerkId = null }) {
+/** Our usable confirmation in a TranscriptOut (the server lists only unused, unexpired ones), or null. Pure. */
+export function myConfirmation(data, meId, now = Date.now()) {
+  const mine = (data?.confirmations ?? []).filter((c) => c.participant_id === meId
+    && Date.parse(c.expires_at) > now);
+  return mine.sort((a, b) => Date.parse(b.expires_at) - Date.parse(a.expires_at))[0] ?? null;
+}
+
+/** May this role confirm signers now? Pure. (The server decides; this only shows the control.) */
+export function mayConfirm(role, state) {
+  return CONFIRMERS.includes(role) && CONFIRM_STATES.includes(state);
+}
+
+/** Whom a clerk can confirm now: those still to sign (TranscriptOut.pending) who are connected in the room, not
+ *  the clerk; each with their usable confirmation (or null). Pure: unit-tested. */
+export function confirmTargets(data, people, meId, now = Date.now()) {
+  const pending = new Set(data?.pending ?? []);
+  return people
+    .filter((p) => pending.has(p.id) && p.id !== meId && p.place === "room" && p.connection !== "reconnecting")
+    .map((p) => ({ person: p, confirmation: myConfirmation(data, p.id, now) }));
+}
+
+/** The body of POST /transcript/sign: no clerk is named, the server finds the clerk's record. Pure. */
+export function signBody({ sha256, method, idDocument = "" }) {
   const body = { sha256, method };
   if (method === "id_document") body.id_document = idDocument.trim();
-  if (method === "staff_confirmed") body.confirmed_by = clerkId;
   return body;
 }
+
+const clock = (iso) => new Date(iso).toLocaleTimeString(currentLang() === "en" ? "en-GB" : "zh-CN",
+  { hour: "2-digit", minute: "2-digit" });
 
 const el = (tag, attrs = {}, text = null) => {
   const e = document.createElement(tag);
@@ -84,6 +123,8 @@ export class TranscriptPanel {
     this.conflict = null;     // {version, text} of a newer version saved meanwhile
     this.signed = null;       // our SignOut, once signed here
     this.signing = false;
+    this.confirming = new Set(); // participant ids whose confirmation the clerk is sending
+    this.poll = 0;            // the timer re-reading the transcript while we wait for the clerk's confirmation
     this.stale = true;        // a newer version exists than the one shown (fetch when opened)
     this.build();
   }
@@ -117,17 +158,23 @@ export class TranscriptPanel {
       autocomplete: "off" });
     this.idRow = el("div", { class: "c-actions ts-id" });
     this.idRow.append(this.idLabel, this.idDoc);
-    this.clerkNote = el("p", { class: "c-hint ts-clerk" });
+    this.clerkNote = el("p", { class: "c-hint ts-clerk", role: "status" });
     this.signButton = el("button", { type: "button", "data-action": "sign", class: "primary" });
     const mRow = el("div", { class: "c-actions" });
     mRow.append(this.methodLabel, this.method);
     this.signBox.append(this.signH, this.signVersion, this.signSha, mRow, this.idRow, this.clerkNote, this.signButton);
     this.signedNote = el("p", { id: "transcript-signed", class: "t-signed", role: "status", hidden: true });
+    // The clerk's identity checks for signing.
+    this.confirmBox = el("section", { id: "transcript-confirm", class: "t-sign t-confirm", hidden: true });
+    this.confirmH = el("h3");
+    this.confirmHint = el("p", { class: "c-hint" });
+    this.confirmList = el("ul", { class: "tv-list" });
+    this.confirmBox.append(this.confirmH, this.confirmHint, this.confirmList);
     this.pending = el("p", { class: "c-hint t-pending" });
     this.pdf = el("button", { type: "button", "data-action": "download-pdf" });
     this.panel.setAttribute("aria-labelledby", "transcript-h");
     this.panel.replaceChildren(this.heading, this.status, this.error, this.conflictBox, this.textLabel, this.text,
-      this.read, this.signBox, this.signedNote, this.pending, this.pdf);
+      this.read, this.signBox, this.signedNote, this.confirmBox, this.pending, this.pdf);
 
     this.text.addEventListener("input", () => this.scheduleSave());
     this.text.addEventListener("blur", () => { if (this.dirty()) this.saveNow(); });
@@ -162,12 +209,13 @@ export class TranscriptPanel {
 
   showError(text) { this.error.textContent = text ? t("transcriptError", { message: text }) : ""; }
 
-  async refresh() {
+  /** Read the transcript again; `quiet` (polling) leaves the error line as it is, whatever happens. */
+  async refresh({ quiet = false } = {}) {
     try {
       this.apply(await this.api("GET", "/transcript"));
-      this.showError("");
+      if (!quiet) this.showError("");
     } catch (e) {
-      this.showError(e.message);
+      if (!quiet) this.showError(e.message);
     }
   }
 
@@ -273,7 +321,7 @@ export class TranscriptPanel {
       this.signVersion.textContent = t("transcriptVersion", { n: data.version });
       this.signSha.textContent = `SHA-256: ${data.sha256}`;
       this.methodLabel.textContent = t("signMethod");
-      const methods = signMethods(this.role);
+      const methods = signMethods(this.role, data.reverify_roles ?? null);
       if ([...this.method.options].map((o) => o.value).join() !== methods.join()) {
         this.method.replaceChildren(...methods.map((m) => el("option", { value: m })));
       }
@@ -281,12 +329,23 @@ export class TranscriptPanel {
       const byId = this.method.value === "id_document";
       this.idRow.hidden = !byId;
       this.idLabel.textContent = t("signIdDocument");
+      const byClerk = this.method.value === "staff_confirmed";
+      const mine = myConfirmation(data, this.me?.id);
       const clerk = confirmingClerk(this.people, this.me?.id);
-      this.clerkNote.hidden = this.method.value !== "staff_confirmed";
-      this.clerkNote.textContent = clerk ? t("signClerkConfirms", { name: clerk.name }) : t("signNoClerk");
+      this.clerkNote.hidden = !byClerk;
+      this.clerkNote.dataset.confirmed = String(!!mine);
+      if (mine) {
+        const by = this.people.find((p) => p.id === mine.confirmed_by)?.name ?? roleLabel("clerk");
+        this.clerkNote.textContent = t("signConfirmedBy", { name: by, time: clock(mine.expires_at) });
+      } else {
+        this.clerkNote.textContent = clerk ? t("signClerkConfirms", { name: clerk.name }) : t("signNoClerk");
+      }
       this.signButton.textContent = t("sign");
-      this.signButton.disabled = this.signing || (this.method.value === "staff_confirmed" && !clerk);
+      this.signButton.disabled = this.signing || (byClerk && !mine);
     }
+    const clerkWaits = this.renderConfirm(); // a confirmed person has yet to sign
+    this.keepPolling(clerkWaits
+      || (canSign && this.method.value === "staff_confirmed" && !myConfirmation(data, this.me?.id)));
     this.signedNote.hidden = !signedHere;
     if (signedHere) {
       const locale = currentLang() === "en" ? "en-GB" : "zh-CN";
@@ -299,6 +358,70 @@ export class TranscriptPanel {
     this.pending.textContent = data?.complete ? t("transcriptComplete") : t("transcriptPending", { n: pending });
     this.pdf.textContent = t("downloadPdf");
     this.pdf.disabled = !data?.version;
+  }
+
+  /** The clerk's list: whom they may confirm now (still to sign, in the room), each with a confirm button.
+   *  Returns whether someone confirmed has yet to sign (the list then follows the transcript by polling). */
+  renderConfirm() {
+    const data = this.data;
+    const show = this.loaded && mayConfirm(this.role, this.roomState?.state) && !!data;
+    this.confirmBox.hidden = !show;
+    if (!show) return false;
+    this.confirmH.textContent = t("confirmHeading");
+    this.confirmHint.textContent = t("confirmHint");
+    const targets = confirmTargets(data, this.people, this.me?.id);
+    // Rebuilt only when something shown changes: render() runs on every roster change, and a button replaced
+    // under the pointer would swallow the click.
+    const key = JSON.stringify([currentLang(), [...this.confirming],
+      targets.map(({ person, confirmation }) => [person.id, person.name, confirmation?.expires_at ?? null])]);
+    const waiting = targets.some((x) => x.confirmation);
+    if (key === this.confirmKey) return waiting;
+    this.confirmKey = key;
+    if (!targets.length) {
+      this.confirmList.replaceChildren(el("li", { class: "c-empty" }, t("confirmNobody")));
+      return waiting;
+    }
+    this.confirmList.replaceChildren(...targets.map(({ person, confirmation }) => {
+      const li = el("li", { "data-confirm-participant": person.id, "data-confirmed": String(!!confirmation) });
+      const who = el("span", { class: "tv-who" }, `${person.name} · ${roleLabel(person.role)}`);
+      const state = el("span", { class: "c-hint tv-state" },
+        confirmation ? t("confirmedUntil", { time: clock(confirmation.expires_at) }) : "");
+      const button = el("button", { type: "button", "data-action": "confirm-identity", "data-participant": person.id },
+        t(confirmation ? "confirmAgain" : "confirmIdentity"));
+      button.disabled = this.confirming.has(person.id);
+      li.append(who, state, button);
+      return li;
+    }));
+    return waiting;
+  }
+
+  /** Re-read the transcript every CONFIRM_POLL_MS while a confirmation or the signature relying on it is awaited
+   *  (no signalling event announces either). */
+  keepPolling(waiting) {
+    if (waiting && this.open && !this.poll) {
+      this.poll = setInterval(() => {
+        if (!this.open) this.keepPolling(false);
+        else if (!this.signing) this.refresh({ quiet: true });
+      }, CONFIRM_POLL_MS);
+    } else if ((!waiting || !this.open) && this.poll) {
+      clearInterval(this.poll);
+      this.poll = 0;
+    }
+  }
+
+  async confirmIdentity(participantId) {
+    this.confirming.add(participantId);
+    this.renderConfirm();
+    try {
+      await this.api("POST", "/transcript/confirmations", { participant_id: participantId });
+      this.showError("");
+      await this.refresh();
+    } catch (e) {
+      this.showError(e.message);
+    } finally {
+      this.confirming.delete(participantId);
+      this.renderConfirm();
+    }
   }
 
   async onClick(ev) {
@@ -325,6 +448,7 @@ export class TranscriptPanel {
         break;
       }
       case "sign": await this.sign(); break;
+      case "confirm-identity": await this.confirmIdentity(b.dataset.participant); break;
       case "download-pdf": await this.downloadPdf(); break;
       default: break;
     }
@@ -339,18 +463,19 @@ export class TranscriptPanel {
       this.idDoc.focus();
       return;
     }
-    const clerk = confirmingClerk(this.people, this.me?.id);
     this.signing = true;
     this.signButton.disabled = true;
     try {
       this.signed = await this.api("POST", "/transcript/sign", signBody({ sha256: data.sha256, method,
-        idDocument: this.idDoc.value, clerkId: clerk?.id ?? null }));
+        idDocument: this.idDoc.value }));
       this.idDoc.value = "";
       this.showError("");
       await this.refresh();
     } catch (e) {
       this.showError(e.message);
-      if (e.data?.error === "stale_hash") await this.refresh().then(() => this.showError(e.message));
+      if (["stale_hash", "not_confirmed", "bad_confirmer"].includes(e.data?.error)) {
+        await this.refresh().then(() => this.showError(e.message)); // e.g. the confirmation expired meanwhile
+      }
     } finally {
       this.signing = false;
       this.render();
