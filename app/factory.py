@@ -14,12 +14,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.services import Services, build_services, start_services, stop_services
 from app.settings import Settings, load_settings
+from docket.facts_follower import FactsFollower
 from docket.facts_sql import SqlFactRecords
 from docket.staff_sql import SqlHearingRooms, SqlStaffStore
 from hearing.api import ApiContext, staff_api_router
 from hearing.api.in_hearing import InHearingContext, in_hearing_router
 from hearing.staff_auth import StaffAuth
 from integrity.api import IntegrityContext, integrity_router
+from integrity.ratelimit import RedisQueryLimiter
 from integrity.service import IntegrityService
 from integrity.signing import CodeSigner
 from points.api import PersonTokens, PointsContext, points_router
@@ -41,9 +43,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not services.started:
             await start_services(services)
+        await follower.start()  # after the migrations: it catches up in the background
         try:
             yield
         finally:
+            await follower.stop()
+            await integrity.close()
             await stop_services(services)
 
     app = FastAPI(
@@ -102,15 +107,23 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         transcripts=services.transcripts, hub=services.hub,
     )))
     # The points exchange (多多评) reads facts and keeps its ledger on the register's engine.
-    points = PointsService(SqlFactRecords(services.court.engine, services.court.url),
-                           SqlPointsStore(services.court.engine, services.court.url))
+    points_store = SqlPointsStore(services.court.engine, services.court.url)
+    points = PointsService(SqlFactRecords(services.court.engine, services.court.url), points_store)
     app.state.points_tokens = PersonTokens.from_secret(settings.signing_secret())
     app.include_router(points_router(PointsContext(points, services.court, services.audit, app.state.points_tokens,
                                                    staff_auth, settings.base_url)))
     # The integrity code (个人诚信码): facts on the register's engine; Ed25519 key kept under var/ (mode 0600).
+    # Instances sharing Redis share one agency query limit; embedded, a per-process bucket.
     integrity = IntegrityService(services.court, SqlFactRecords(services.court.engine, services.court.url),
                                  CodeSigner.load_or_create(settings.integrity_signing_key_file
-                                                           or settings.var_dir / "integrity_signing_key.pem"))
+                                                           or settings.var_dir / "integrity_signing_key.pem"),
+                                 limiter=RedisQueryLimiter(settings.redis_url, prefix=settings.redis_prefix)
+                                 if settings.redis_url else None)
+    # New facts (outcomes, hearings, imports) recompute the code and credit points in the background, from a
+    # persisted cursor; both handlers are idempotent, so several instances may follow at once.
+    follower = FactsFollower(SqlFactRecords(services.court.engine, services.court.url), points_store,
+                             [integrity.recompute, points.reconcile])
+    app.state.facts_follower = follower
     app.include_router(integrity_router(IntegrityContext(integrity, services.court, staff_auth, settings.base_url)))
     if isinstance(services.objects, LocalObjectStore):
         app.include_router(local_objects_router(services.objects))

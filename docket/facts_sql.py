@@ -4,13 +4,20 @@
 that readers ignore; SQLite: its single writer lock), under a unique constraint as a backstop. So seqs are
 gap-free and commit in order — a follower reading `facts_after(n)` cannot pass a fact that commits later with a
 smaller seq (as it could with a database sequence).
+
+After a commit that appended facts, the listeners registered on the engine (`on_facts_appended`) are called with
+the highest new seq: any writer on the engine (the outcomes API, the hearing bridge, imports) wakes the in-process
+follower at once, whichever `SqlFactRecords` instance it used. The listeners only wake; the follower reads the
+register itself, so a missed call (another process appended) loses nothing.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import uuid
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, date, datetime
 from typing import Any
@@ -31,6 +38,35 @@ from docket.transactions import transaction
 
 _SEQ_ATTEMPTS = 8
 MAX_DETAILS_BYTES = 4096
+
+log = logging.getLogger("docket.facts")
+
+AppendListener = Callable[[int], None]
+"""Called with the highest seq of a commit that appended facts; must not block (e.g. set an asyncio.Event)."""
+_listeners: weakref.WeakKeyDictionary[AsyncEngine, list[AppendListener]] = weakref.WeakKeyDictionary()
+
+
+def on_facts_appended(engine: AsyncEngine, listener: AppendListener) -> Callable[[], None]:
+    """Call `listener(seq)` after every commit on `engine` that appended facts; returns the unsubscribe.
+
+    Keyed by engine, not by `SqlFactRecords` instance, because each writer builds its own instance on the shared
+    engine."""
+    _listeners.setdefault(engine, []).append(listener)
+
+    def unsubscribe() -> None:
+        found = _listeners.get(engine, [])
+        if listener in found:
+            found.remove(listener)
+
+    return unsubscribe
+
+
+def _notify(engine: AsyncEngine, seq: int) -> None:
+    for listener in list(_listeners.get(engine, ())):
+        try:
+            listener(seq)
+        except Exception:  # a listener's bug must not fail the writer, whose facts are committed
+            log.exception("a facts-appended listener failed")
 
 
 def _now() -> datetime:
@@ -109,6 +145,10 @@ class SqlFactRecords:
     def _tx(self, doing: str, *, write: bool = False) -> AbstractAsyncContextManager[AsyncConnection]:
         return transaction(self.engine, self._url, doing, write=write)
 
+    def on_appended(self, listener: AppendListener) -> Callable[[], None]:
+        """`on_facts_appended` on this register's engine: woken by every writer in this process."""
+        return on_facts_appended(self.engine, listener)
+
     async def add_fact(self, fact: NewFact, *, audit: AuditEvent | None = None) -> Fact:
         return (await self.add_facts([fact], audit=audit))[0]
 
@@ -126,7 +166,11 @@ class SqlFactRecords:
                     stored = [await self._add_in(conn, fact, kind, details) for fact, kind, details in checked]
                     if audit is not None and any(new for _, new in stored):
                         await append_in(conn, audit)
-                    return [f for f, _ in stored]
+                # Committed: wake the followers (only now, so they cannot read before the facts are visible).
+                appended = max((f.seq for f, new in stored if new), default=0)
+                if appended:
+                    _notify(self.engine, appended)
+                return [f for f, _ in stored]
             except RecordsError as exc:
                 # A concurrent writer committed the same seq or (source, source_ref) first; the whole transaction
                 # rolled back, so try again: the next attempt numbers anew or finds the other writer's fact.

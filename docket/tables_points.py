@@ -3,7 +3,8 @@
 A double-entry ledger: accounts (one per person, plus the court's system accounts), append-only journal entries and
 their postings (each entry's postings sum to zero; balances are sums, never stored). The catalogue holds items with
 stock (CHECK stock >= 0, so even a buggy writer cannot oversell), and redemptions keep the client's idempotency key
-with the hash of its request and the result, so a replay returns the first answer.
+with the hash of its request and the result, so a replay returns the first answer. Migration 0012_ledger_guards adds
+triggers that refuse UPDATE and DELETE of entries and postings (and, on PostgreSQL, check that each entry balances).
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ points_redemptions = Table(
 points_cursor = Table(
     "points_cursor",
     metadata,
-    # How far the points service has followed the facts register (facts_after(seq)); one row per follower name.
+    # How far each follower of the facts register got (facts_after(seq)), one row per name: `facts` for
+    # PointsService.follow_facts, `follower` for the app's docket.facts_follower (integrity codes and points).
     Column("name", String(CODE_LENGTH), primary_key=True),
     Column("seq", BigInteger, nullable=False),
 )

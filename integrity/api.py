@@ -236,7 +236,7 @@ def integrity_router(ctx: IntegrityContext) -> APIRouter:
         report = await import_facts(src, rows, court=ctx.court, facts=service.facts, audit=AuditEvent(
             principal.id, "staff", "integrity.facts_imported", f"source:{src}", {"rows": len(rows)}))
         for person_id in report.person_ids:
-            await service.code(person_id, trigger="facts_changed")
+            await service.recompute(person_id)  # at once for the importing clerk; the follower finds it done
         return {"source": src, "rows": report.rows, "recorded": report.recorded, "unchanged": report.unchanged}
 
     @router.get("/appeals")

@@ -6,7 +6,8 @@ it happened, a `source_ref` unique within the file's `source`, and optionally a 
 details. Every row is checked and every problem reported with its row number; if any row is wrong nothing is
 recorded. Re-importing the same file changes nothing (idempotent on (source, source_ref)); a file that restates
 an already-imported reference differently is refused whole — the exchange must send a correcting fact under a
-new reference instead.
+new reference instead. A fact dated in the future is refused, as the court's own outcomes API refuses one: it
+has not happened, and a code must not count it (`FUTURE_ALLOWANCE` absorbs time zones and clock skew).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from docket.court import CourtRecords, InvalidRecord, NotFound
@@ -30,6 +31,10 @@ RESERVED_SOURCES = frozenset({"court"})
 CSV_COLUMNS = ("person_id", "id_document", "kind", "occurred_on", "source_ref", "case_number", "expires_on",
                "details")
 _ROW_KEYS = frozenset(CSV_COLUMNS)
+FUTURE_ALLOWANCE = timedelta(hours=14, minutes=5)
+"""How far past the court's UTC clock `occurred_on` may fall: the exchange dates facts in its own time zone, which
+may be up to UTC+14 (it is already "tomorrow" there), plus five minutes of skew between the two clocks. Beyond
+that, the date is in the future everywhere."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,12 +227,23 @@ def _rows(raw_rows: Sequence[dict[str, Any] | None], errors: list[RowError]) -> 
     return rows
 
 
+def latest_date(now: datetime) -> date:
+    """The latest `occurred_on` accepted at `now`: today somewhere on Earth, give or take the clock skew."""
+    return (now.astimezone(UTC) + FUTURE_ALLOWANCE).date()
+
+
 async def import_facts(source: str, rows: Sequence[ImportRow], *, court: CourtRecords, facts: FactWriter,
-                       audit: Any = None) -> ImportReport:
-    """Resolve persons, check every row against the register, then record all rows in one transaction."""
+                       audit: Any = None, now: datetime | None = None) -> ImportReport:
+    """Resolve persons, check every row against the register and the clock (`now`, default the current time),
+    then record all rows in one transaction."""
     errors: list[RowError] = []
     new: list[NewFact] = []
+    latest = latest_date(now or datetime.now(UTC))
     for row in rows:
+        if row.occurred_on > latest:
+            errors.append(RowError(row.row, "occurred_on", f"{row.occurred_on} is in the future (the latest date "
+                                   f"accepted now is {latest}); import a fact once it has happened"))
+            continue
         person_id = row.person_id
         if person_id is not None:
             try:

@@ -1,6 +1,7 @@
 """The integrity service: the thin shell around the pure rules (integrity.rules) and the facts register.
 
-It recomputes a person's code when asked and when facts change, keeps a snapshot of each distinct result (the
+It recomputes a person's code when asked and when facts change (`recompute`, the handler the app's facts follower
+runs for each person with new facts: docket.facts_follower), keeps a snapshot of each distinct result (the
 person's history), answers agency queries (scope + stated purpose + rate limit; colour, validity and a signed
 verification code only — never case details), and runs appeals and repair requests (信用修复) to a judge's
 decision. Every query, appeal, decision and access link is written to the hash-chained audit log in the same
@@ -20,7 +21,7 @@ from enum import StrEnum
 from time import time_ns
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from docket.audit import AuditEvent, append_in
@@ -36,6 +37,7 @@ from docket.tables_integrity import (
     litigation_facts,
 )
 from docket.transactions import transaction
+from integrity.ratelimit import QUERY_BURST, QUERY_RATE, LimiterUnavailable, MemoryQueryLimiter, QueryLimiter
 from integrity.rules import IntegrityResult, Reason, compute
 from integrity.signing import CodeSigner
 
@@ -47,6 +49,9 @@ ACCESS_TTL = timedelta(days=7)
 AUDIT_ROLE_AGENCY = "agency"
 AUDIT_ROLE_PERSON = "person"
 AUDIT_ROLE_SYSTEM = "system"
+FACTS_CHANGED = "facts_changed"
+"""The trigger of a recomputation because the person's facts changed (follower, import)."""
+_PG_SNAPSHOT_LOCK = 0x494E_5447  # "INTG": advisory lock class; the person id's hash is the second key
 
 
 class AgencyScope(StrEnum):
@@ -104,23 +109,10 @@ class RateLimited(IntegrityRefused):
         self.retry_after = retry_after
 
 
-@dataclass(slots=True)
-class _Bucket:
-    """A token bucket (the same idea as signaling.ratelimit, kept here so integrity/ depends on docket/ only)."""
+class RateLimitUnavailable(IntegrityRefused):
+    """The shared rate limiter did not answer; refused rather than let an agency through unmetered."""
 
-    rate: float
-    burst: float
-    tokens: float
-    last: float
-
-    def take(self, now: float) -> float:
-        """0 if allowed, else seconds until a token is available."""
-        self.tokens = min(self.burst, self.tokens + max(0.0, now - self.last) * self.rate)
-        self.last = now
-        if self.tokens >= 1.0 - 1e-9:
-            self.tokens = max(0.0, self.tokens - 1.0)
-            return 0.0
-        return (1.0 - self.tokens) / self.rate
+    code, status = "unavailable", 503
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,15 +204,21 @@ class IntegrityService:
     def __init__(self, court: CourtRecords, facts: SqlFactRecords, signer: CodeSigner, *,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  monotonic: Callable[[], float] | None = None,
-                 query_rate: float = 0.5, query_burst: int = 20) -> None:
+                 query_rate: float = QUERY_RATE, query_burst: int = QUERY_BURST,
+                 limiter: QueryLimiter | None = None) -> None:
+        """`limiter` meters agency queries (app/ passes a Redis one when instances share Redis); by default a
+        per-process bucket of `query_rate`/`query_burst` timed by `monotonic` (else the clock)."""
         self.court = court
         self.facts = facts
         self.signer = signer
         self._clock = clock
         self._monotonic = monotonic or (lambda: self._clock().timestamp())
-        self._rate, self._burst = query_rate, query_burst
-        self._buckets: dict[str, _Bucket] = {}
+        self.limiter: QueryLimiter = limiter or MemoryQueryLimiter(query_rate, query_burst,
+                                                                   monotonic=lambda: self._monotonic())
         self._followed_seq: int | None = None
+
+    async def close(self) -> None:
+        await self.limiter.close()
 
     def _tx(self, doing: str, *, write: bool = False) -> Any:
         return transaction(self.facts.engine, self.facts._url, doing, write=write)
@@ -255,14 +253,25 @@ class IntegrityService:
 
     async def _snapshot(self, person_id: str, result: IntegrityResult, facts_seq: int, trigger: str,
                         now: datetime) -> None:
+        """Store the result unless it adds nothing: a view equal to the last snapshot, or a facts-changed
+        recomputation that an equal one with the same facts (or one with newer facts) already recorded — so the
+        follower re-running a batch, or several instances following at once, add nothing twice."""
         reasons = json.dumps(_reasons_json(result.reasons), sort_keys=True)
         colour = result.colour.value if result.colour else None
         async with self._tx("recording an integrity code", write=True) as conn:
+            if conn.dialect.name == "postgresql":
+                # Snapshots of one person take turns, so the check below cannot race (SQLite: BEGIN IMMEDIATE).
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:cls, hashtext(:person))"),
+                                   {"cls": _PG_SNAPSHOT_LOCK, "person": person_id})
             last = (await conn.execute(
                 select(integrity_codes).where(integrity_codes.c.person_id == person_id)
                 .order_by(integrity_codes.c.computed_at.desc(), integrity_codes.c.id.desc()).limit(1))).first()
-            if last is not None and (last.colour, last.score, last.reasons, last.ruleset_version) == (
-                    colour, result.score, reasons, result.ruleset_version) and trigger == "viewed":
+            same = last is not None and (last.colour, last.score, last.reasons, last.ruleset_version) == (
+                colour, result.score, reasons, result.ruleset_version)
+            if same and trigger == "viewed":
+                return
+            if trigger == FACTS_CHANGED and last is not None and (
+                    last.facts_seq > facts_seq or (same and last.facts_seq == facts_seq)):
                 return
             await conn.execute(integrity_codes.insert().values(
                 # Sorts by creation (wall-clock ns first) so snapshots with the same computed_at keep their order.
@@ -287,9 +296,17 @@ class IntegrityService:
             {"source": fact.source, "source_ref": fact.source_ref, "kind": str(fact.kind)}))
         return stored, await self.code(fact.person_id, trigger=f"fact:{stored.id}")
 
+    async def recompute(self, person_id: str) -> CodeView:
+        """The code after the person's facts changed, snapshotted once however often it is asked (the facts
+        follower's handler: it may run twice for one fact, and on several instances)."""
+        return await self.code(person_id, trigger=FACTS_CHANGED)
+
     async def follow_facts(self) -> list[str]:
         """Recompute the codes of everyone with facts recorded since the last call (by any writer: imports,
-        hearing/ writing judgments, another instance). Returns the person ids recomputed."""
+        hearing/ writing judgments, another instance). Returns the person ids recomputed.
+
+        An on-demand pass with an in-memory position; the app runs the persisted, event-driven follower instead
+        (docket.facts_follower with `recompute`)."""
         if self._followed_seq is None:
             async with self._tx("reading the last recomputed fact") as conn:
                 self._followed_seq = int((await conn.execute(
@@ -300,7 +317,7 @@ class IntegrityService:
             if not batch:
                 return people
             for person_id in dict.fromkeys(f.person_id for f in batch):
-                await self.code(person_id, trigger="facts_changed")
+                await self.recompute(person_id)
                 people.append(person_id)
             self._followed_seq = batch[-1].seq
 
@@ -364,9 +381,10 @@ class IntegrityService:
         if wanted not in agency.scopes:
             raise ScopeDenied(f"agency {agency.id} does not hold scope {wanted.value!r}; its scopes are "
                               f"{', '.join(sorted(agency.scopes))} — ask the court to extend them")
-        bucket = self._buckets.setdefault(agency.id, _Bucket(self._rate, self._burst, self._burst,
-                                                             self._monotonic()))
-        wait = bucket.take(self._monotonic())
+        try:
+            wait = await self.limiter.take(agency.id)
+        except LimiterUnavailable as exc:
+            raise RateLimitUnavailable(f"{exc}; try again shortly") from exc
         if wait:
             raise RateLimited(f"too many queries from agency {agency.id}; retry in {wait:.0f} s", wait)
         person_id = person if isinstance(person, str) else await person()

@@ -7,6 +7,9 @@ the account lock, so two redemptions of one person cannot both spend the same po
 conditional (`stock >= quantity`) and backed by a CHECK, so stock cannot go below zero even if a lock were missed.
 The idempotency key is checked after the lock too, so a concurrent replay waits for the first request and returns
 its result; the unique constraint catches the one race the lock does not cover (one key, two persons).
+
+The ledger is append-only in the database too (migration 0012_ledger_guards: triggers refuse UPDATE and DELETE of
+entries and postings), and every entry's postings sum to zero (checked here; on PostgreSQL also at commit).
 """
 
 from __future__ import annotations
@@ -167,6 +170,13 @@ class SqlPointsStore:
 
     @staticmethod
     async def _insert_entry(conn: AsyncConnection, entry: NewEntry, postings: Sequence[Posting]) -> Entry:
+        """The one place entries are written (posts and redemptions): the double-entry rules are checked here
+        whoever called, so an entry that does not sum to zero never reaches the database. On PostgreSQL a deferred
+        constraint trigger checks the same at commit (migration 0012_ledger_guards)."""
+        try:
+            postings = ledger.validate(list(postings))
+        except InvalidEntry as exc:
+            raise InvalidRecord(str(exc)) from None
         row = Entry(_new_id(), entry.reason, tuple(postings), entry.idempotency_key, entry.reference,
                     entry.reversal_of, entry.rules_version, entry.actor_id, _now())
         await conn.execute(points_entries.insert().values(

@@ -11,7 +11,7 @@ from docket.audit import AuditEvent
 from docket.court import InvalidRecord, NewPerson, NotFound
 from docket.court_sql import SqlCourtRecords
 from docket.facts import ConflictingFact, FactKind, FactRecords, NewFact
-from docket.facts_sql import SqlFactRecords
+from docket.facts_sql import SqlFactRecords, on_facts_appended
 
 
 @pytest.fixture
@@ -101,3 +101,30 @@ async def test_concurrent_writers_get_gap_free_seqs(court: SqlCourtRecords, fact
     # The same fact sent concurrently is recorded once.
     same = await asyncio.gather(*(facts.add_fact(_fact(person.id, "dup")) for _ in range(4)))
     assert len({f.id for f in same}) == 1
+
+
+
+async def test_listeners_hear_of_appends_on_their_engine(court: SqlCourtRecords, facts: SqlFactRecords) -> None:
+    """Every writer on the engine wakes followers (each builds its own register instance), once per commit that
+    appended something, and a listener's failure does not fail the writer."""
+    person = await court.create_person(NewPerson("张三"))
+    heard: list[int] = []
+
+    def broken(seq: int) -> None:
+        raise RuntimeError("a buggy listener")
+
+    stop_broken = facts.on_appended(broken)
+    stop = on_facts_appended(court.engine, heard.append)
+    first = await SqlFactRecords(court.engine, court.url).add_fact(_fact(person.id, "l1"))  # another writer
+    assert heard == [1] and await facts.facts_after(0) == [first]
+    await facts.add_facts([_fact(person.id, "l2"), _fact(person.id, "l3"), _fact(person.id, "l1")])
+    assert heard == [1, 3]  # one call per commit, with its highest new seq
+    await facts.add_fact(_fact(person.id, "l2"))  # idempotent: nothing appended, nobody woken
+    with pytest.raises(InvalidRecord):
+        await facts.add_fact(_fact(person.id, "bad", kind="nonsense"))
+    assert heard == [1, 3]
+    stop()
+    stop_broken()
+    stop()  # unsubscribing twice is harmless
+    await facts.add_fact(_fact(person.id, "l4"))
+    assert heard == [1, 3]

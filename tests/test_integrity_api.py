@@ -338,6 +338,17 @@ async def test_json_import_all_or_nothing_idempotent_and_conflicts_refused(env: 
     assert await env.integrity.facts.facts_of(pid) == stored
 
 
+async def test_an_import_dated_in_the_future_is_refused_with_the_row(env: Env) -> None:
+    """As the court's outcomes API refuses one: a fact that has not happened must not count on a code."""
+    pid = await env.person()
+    real_today = datetime.now(UTC).date()
+    ahead = {**_enforcement(pid, env.today, ref="F-1"), "occurred_on": (real_today + timedelta(days=3)).isoformat()}
+    body = _error(await env.import_json([_spending(pid, env.today), ahead]), 422, "import_rejected")
+    assert [(e["row"], e["field"]) for e in body["errors"]] == [(2, "occurred_on")]
+    assert "in the future" in body["errors"][0]["message"]
+    assert await env.integrity.facts.facts_of(pid) == []
+    assert await env.audit("integrity.facts_imported") == []
+
 async def test_csv_import_by_identity_document_with_bom_and_row_errors(env: Env) -> None:
     pid = await env.person("表格当事人", id_document=RESIDENT_ID)
     day = (env.today - timedelta(days=10)).isoformat()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from docket.court import NewPerson
 from docket.court_sql import SqlCourtRecords, open_court_records
 from docket.facts import FactKind
 from docket.facts_sql import SqlFactRecords
-from integrity.imports import ImportRejected, import_facts, parse_csv, parse_json
+from integrity.imports import ImportRejected, import_facts, latest_date, parse_csv, parse_json
 
 ADULT_ID = "110105198001030016"  # a well-formed resident ID (valid check digit), born 1980-01-03
 
@@ -121,3 +121,32 @@ async def test_a_conflicting_re_import_is_refused_whole(court: SqlCourtRecords) 
     assert [(e.row, e.field) for e in info.value.errors] == [(2, "source_ref")]
     assert "correcting fact" in info.value.errors[0].message
     assert [f.source_ref for f in await facts.facts_of(person.id)] == ["X-1"]
+
+
+async def test_facts_dated_in_the_future_are_refused_row_by_row(court: SqlCourtRecords) -> None:
+    facts = SqlFactRecords(court.engine, court.url)
+    person = await court.create_person(NewPerson("张三"))
+    now = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)  # 17:00 in Shanghai; already 2026-06-01 23:00 at UTC+14
+
+    def row(ref: str, occurred_on: str) -> dict[str, object]:
+        return {"person_id": person.id, "kind": "enforcement_opened", "occurred_on": occurred_on, "source_ref": ref}
+
+    future = _json("city-exchange", [row("F-1", "2026-06-01"), row("F-2", "2026-06-02"), row("F-3", "2027-01-01")])
+    with pytest.raises(ImportRejected) as info:
+        await import_facts(*parse_json(future), court=court, facts=facts, now=now)
+    assert [(e.row, e.field) for e in info.value.errors] == [(2, "occurred_on"), (3, "occurred_on")]
+    assert "2026-06-02 is in the future" in info.value.errors[0].message
+    assert "row 2: occurred_on: 2026-06-02 is in the future" in str(info.value)
+    assert await facts.facts_after(0) == []  # all or nothing
+
+    # Today in the furthest time zone (UTC+14) is not the future: the exchange may date facts in its own zone.
+    later = datetime(2026, 6, 1, 11, 0, tzinfo=UTC)  # 2026-06-02 01:00 at UTC+14
+    report = await import_facts(*parse_json(_json("city-exchange", [row("F-2", "2026-06-02")])), court=court,
+                                facts=facts, now=later)
+    assert report.recorded == 1
+    # CSV rows are checked the same way.
+    csv_future = (f"person_id,kind,occurred_on,source_ref\n{person.id},defaulter_listed,2026-06-03,F-4\n").encode()
+    with pytest.raises(ImportRejected) as info:
+        await import_facts(*parse_csv(csv_future, "city-exchange"), court=court, facts=facts, now=later)
+    assert [(e.row, e.field) for e in info.value.errors] == [(1, "occurred_on")]
+    assert latest_date(later) == date(2026, 6, 2)

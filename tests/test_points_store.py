@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from docket.audit import AuditEvent
@@ -88,6 +88,55 @@ async def test_post_is_double_entry_append_only_and_idempotent(court: SqlCourtRe
     totals = await store.totals()
     assert (totals.issued, totals.outstanding, totals.entries) == (0, 0, 2)
 
+
+async def test_the_database_refuses_to_change_or_remove_ledger_rows(court: SqlCourtRecords,
+                                                                   store: SqlPointsStore) -> None:
+    """Append-only is enforced by triggers (migration 0012_ledger_guards), not only by the code's convention."""
+    pid = await _person(court)
+    await _credit(store, pid, 100, "credit:g1")
+    [entry] = await store.entries_of(pid)
+    account = ledger.person_account(pid)
+    attempts = [("UPDATE points_entries SET reason = 'correction' WHERE id = :id", {"id": entry.id}),
+                ("UPDATE points_entries SET idempotency_key = 'other'", {}),
+                ("DELETE FROM points_entries WHERE id = :id", {"id": entry.id}),
+                ("UPDATE points_postings SET amount = 1000 WHERE account_id = :a", {"a": account}),
+                ("DELETE FROM points_postings WHERE entry_id = :id", {"id": entry.id}),
+                ("DELETE FROM points_postings", {})]
+    if court.engine.dialect.name == "postgresql":
+        attempts += [("TRUNCATE points_postings", {}), ("TRUNCATE points_entries CASCADE", {})]
+    for sql, params in attempts:
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with court.engine.begin() as conn:
+                await conn.execute(text(sql), params)
+    assert await store.entries_of(pid) == [entry] and await store.balance(pid) == 100
+    # Inserting stays allowed (that is how a correction is made): a reversal entry.
+    await store.post(NewEntry("correction", ledger.reverse(entry.postings), "reverse:g1", reversal_of=entry.id))
+    assert await store.balance(pid) == 0
+
+
+async def test_every_entry_sums_to_zero_when_written(court: SqlCourtRecords, store: SqlPointsStore) -> None:
+    """The single insertion point checks the postings whoever calls it; PostgreSQL checks again at commit."""
+    pid = await _person(court)
+    lopsided = [Posting(ledger.person_account(pid), 50), Posting(REWARDS, -40)]
+    await _credit(store, pid, 10, "credit:seed")  # the accounts exist
+    with pytest.raises(InvalidRecord, match="sum to zero"):
+        async with court.engine.begin() as conn:
+            await SqlPointsStore._insert_entry(conn, NewEntry("x", lopsided, "k-lopsided"), lopsided)
+    if court.engine.dialect.name == "postgresql":  # a writer bypassing the code: refused at commit
+        for postings in (lopsided, lopsided[:1]):
+            with pytest.raises(DBAPIError, match="does not balance"):
+                async with court.engine.begin() as conn:
+                    await conn.execute(text("INSERT INTO points_entries (id, reason, idempotency_key, created_at) "
+                                            "VALUES ('raw', 'x', 'raw', now())"))
+                    for p in postings:
+                        await conn.execute(text("INSERT INTO points_postings (entry_id, account_id, amount) "
+                                                "VALUES ('raw', :a, :n)"), {"a": p.account, "n": p.amount})
+        with pytest.raises(DBAPIError, match="does not balance"):  # an entry with no postings at all
+            async with court.engine.begin() as conn:
+                await conn.execute(text("INSERT INTO points_entries (id, reason, idempotency_key, created_at) "
+                                        "VALUES ('bare', 'x', 'bare', now())"))
+    assert [e.idempotency_key for e in await store.entries_of(pid)] == ["credit:seed"]
+    assert (await store.totals()).entries == 1
 
 async def test_redeem_checks_balance_stock_and_replays(court: SqlCourtRecords, store: SqlPointsStore) -> None:
     pid, other = await _person(court), await _person(court)
