@@ -16,6 +16,10 @@ Why this shape:
   open segment, and so the possible loss, unbounded.
 - Files are written as ``<name>.part`` and renamed when closed and fsync'ed, so a closed segment on disk is
   always complete.
+- H.264 in Matroska needs the SPS/PPS in the header (CodecPrivate): every segment takes the latest ones seen, so a
+  segment cut on a delta frame (which carries none) still gets a header; until some are seen nothing is written.
+  A segment whose muxing fails (e.g. a publisher's malformed SPS makes the header unwritable) is dropped at once:
+  PyAV crashes the process (SIGSEGV) if a container whose header failed is given another packet.
 """
 
 from __future__ import annotations
@@ -162,6 +166,7 @@ class SegmentWriter:
         self._waiting_asked = False
         self._need_key = True  # the first segment, and the first after close(), must start on a keyframe
         self._held: tuple[bytes, int, bool] | None = None  # last frame, muxed once the next one gives its duration
+        self._h264_params: bytes | None = None  # latest Annex-B SPS+PPS seen (H.264 only)
         self._last_pts: int | None = None
         self._last_duration = 0
 
@@ -172,6 +177,8 @@ class SegmentWriter:
         if pts < 0 or (self._last_pts is not None and pts <= self._last_pts):
             self.dropped_frames += 1
             return []
+        if self.codec == "h264" and frame.keyframe:
+            self._h264_params = _h264_parameter_sets(frame.data) or self._h264_params
         closed: list[ClosedSegment] = []
         if self._container is not None:
             age = pts - self._seg_start
@@ -185,8 +192,10 @@ class SegmentWriter:
             if roll:
                 closed.append(self._close(end_pts=pts))
         if self._container is None:
-            if self._video and not frame.keyframe and self._need_key:
-                # nothing before it to decode from: wait for a keyframe (asking once)
+            if (self._video and not frame.keyframe and self._need_key) or \
+                    (self.codec == "h264" and self._h264_params is None):
+                # nothing before it to decode from (or, H.264, no SPS/PPS for the header): wait for a keyframe
+                # (asking once)
                 self.dropped_frames += 1
                 if not self._waiting_asked:
                     self._waiting_asked = True
@@ -239,9 +248,7 @@ class SegmentWriter:
             if dims is not None:
                 ctx.width, ctx.height = dims
         elif self.codec == "h264":
-            ps = _h264_parameter_sets(frame.data)
-            if ps is not None:
-                ctx.extradata = ps
+            ctx.extradata = self._h264_params  # write() opens no H.264 segment before some were seen
         self._container, self._stream = container, stream
         self._seg_start = pts
         self._seg_frames = 0
@@ -266,7 +273,25 @@ class SegmentWriter:
         packet.pts = packet.dts = pts
         packet.duration = duration
         packet.is_keyframe = key
-        self._container.mux_one(packet)
+        try:
+            self._container.mux_one(packet)
+        except Exception:
+            self._abandon()
+            raise
+
+    def _abandon(self) -> None:
+        """Give up the open segment after a muxing error, and its unreadable `.part` file.
+
+        The container is closed and never given another packet: after a failed header write PyAV would crash the
+        whole process on the next `mux_one`.  The next segment (same index: the manifest never has a hole in the
+        numbering) starts on a keyframe, asked for again."""
+        part = self._part
+        self.abort()
+        if part is not None:
+            part.unlink(missing_ok=True)
+        self._part = None
+        self._need_key = True
+        self._waiting_asked = False
 
     def _close(self, end_pts: int) -> ClosedSegment:
         assert self._container is not None and self._part is not None
