@@ -45,6 +45,7 @@ from docket.exhibits import (
     StalePresentation,
 )
 from hearing.exhibits import (
+    COURT_STAFF,
     DEFAULT_MAX_SIZE,
     MAX_OPINION_CHARS,
     ExhibitRefusal,
@@ -229,6 +230,21 @@ class ExhibitService:
             return await self._exhibits.list_views(exhibit_id)
         except NotFound:
             return _missing("exhibit")
+
+    async def hearing_views(self, hearing_id: str, viewer_id: str,
+                            viewer_role: Role | str) -> list[tuple[Exhibit, Views]] | Refused:
+        """Who opened which of the hearing's exhibits, and when (withdrawn ones too): for court staff
+        (`COURT_STAFF`) only. Each exhibit in upload order with its views, oldest first. A refusal is audited."""
+        if str(viewer_role) not in COURT_STAFF:
+            refused = Refused(ExhibitRefusal.NOT_PERMITTED,
+                              "only court staff (judges, the clerk, the mediator) see who viewed the exhibits")
+            return await self._refused(viewer_id, str(viewer_role), f"hearing:{hearing_id}", refused,
+                                       attempted="views")
+        try:
+            listed = await self._exhibits.list_exhibits(hearing_id, include_withdrawn=True)
+            return [(e, await self._exhibits.list_views(e.id)) for e in listed]
+        except NotFound:
+            return _missing("hearing")
 
     # ---- presentation ----------------------------------------------------------------------------------
 

@@ -166,6 +166,7 @@ async def test_openapi_documents_the_in_hearing_routes(server: LiveServer) -> No
         ("get", "/api/rooms/{room_id}/exhibits/{exhibit_id}/view"),
         ("post", "/api/rooms/{room_id}/exhibits/{exhibit_id}/opinion"),
         ("get", "/api/rooms/{room_id}/exhibits/{exhibit_id}/opinions"), ("post", "/api/rooms/{room_id}/presentation"),
+        ("get", "/api/rooms/{room_id}/exhibit-views"),
         ("get", "/api/rooms/{room_id}/transcript"), ("put", "/api/rooms/{room_id}/transcript"),
         ("post", "/api/rooms/{room_id}/transcript/sign"), ("get", "/api/rooms/{room_id}/transcript.pdf"),
         ("post", "/api/rooms/{room_id}/transcript/confirmations"),

@@ -1,6 +1,7 @@
 """Exhibits (证据, 电子质证) in real Chromium: the plaintiff uploads a PDF from the side panel (a file the server
 refuses shows the server's message), the presiding judge presents it, and the defendant's page shows it; the
-defendant's opinion is listed under the exhibit; the judge turns the pages and stops presenting."""
+defendant's opinion is listed under the exhibit, and the judge (not the parties) sees that the defendant viewed it;
+the judge turns the pages and stops presenting."""
 
 from __future__ import annotations
 
@@ -103,6 +104,18 @@ async def test_upload_present_and_everyone_sees_it(tmp_path) -> None:
             opinion = jrow.locator(f'.x-opinions li[data-opinion-by="{did}"][data-stance="object"]')
             await opinion.wait_for(timeout=WAIT_MS)
             assert seated["defendant"].name in await opinion.inner_text()
+
+            # Court staff see who viewed it (the audited views): the defendant's page opened it when presented.
+            viewed = jrow.locator(f'.x-views:not([hidden]) li[data-viewed-by="{did}"]')
+            await viewed.wait_for(timeout=WAIT_MS)
+            assert seated["defendant"].name in await viewed.inner_text()
+            assert "被告" in await viewed.inner_text()
+            assert int(await viewed.get_attribute("data-views") or 0) >= 1
+            assert await judge.locator("#exhibit-views-refresh").is_visible()
+            await judge.screenshot(path=str(ARTIFACTS / "hearing-exhibit-views.png"))
+            # Parties do not (nor the refresh button).
+            assert await row.locator(".x-views").is_hidden()
+            assert await plaintiff.locator("#exhibit-views-refresh").is_hidden()
 
             # The presenter turns the pages (within 1..3) and stops presenting; only presenters get the buttons.
             await judge.locator("#exhibits-toggle").click()  # close the panel: the viewer's buttons are free

@@ -138,8 +138,8 @@ async def test_autosave_read_close_sign_and_pdf(tmp_path) -> None:
 
 async def test_pure_helpers(tmp_path) -> None:
     """transcript.js: who edits, the sign methods offered, the clerk in the room, our confirmation, whom a clerk can
-    confirm, the sign body (never naming a clerk); exhibits.js: turning pages and each participant's latest
-    opinion."""
+    confirm, the sign body (never naming a clerk), who sets the re-verification rule and its checkboxes;
+    exhibits.js: turning pages, each participant's latest opinion, who viewed an exhibit."""
     async with live_server(tmp_path) as server, chromium() as browser, fresh_context(browser) as ctx:
         page = await ctx.new_page()
         await page.goto(f"{server.base}/healthz")
@@ -172,6 +172,18 @@ async def test_pure_helpers(tmp_path) -> None:
                        m.signBody({sha256: 'h', method: 'id_document', idDocument: ' 11 '}),
                        m.signBody({sha256: 'h', method: 'none'})],
               pages: [x.turnPage(1, 3, -1), x.turnPage(1, 3, 1), x.turnPage(3, 3, 1), x.turnPage(2, 3, -1)],
+              reverify: [m.mayConfigureReverify('clerk', 'scheduled', false),
+                         m.mayConfigureReverify('presiding_judge', 'closed', false),
+                         m.mayConfigureReverify('clerk', 'closed', true),
+                         m.mayConfigureReverify('judge', 'in_session', false),
+                         m.mayConfigureReverify('clerk', 'record_sealed', false)],
+              choices: [m.reverifyChoices({signer_roles: ['clerk', 'counsel', 'plaintiff'],
+                                           reverify_roles: ['counsel']}),
+                        m.reverifyChoices({signer_roles: ['counsel', 'plaintiff']}), m.reverifyChoices(null)],
+              viewers: x.viewersOf([
+                {participant_id: 'd', name: 'D', role: 'defendant', at: '2026-06-01T10:00:00Z'},
+                {participant_id: 'j', name: null, role: 'presiding_judge', at: '2026-06-01T10:01:00Z'},
+                {participant_id: 'd', name: 'D', role: 'defendant', at: '2026-06-01T10:02:00Z'}]),
               latest: x.latestOpinions([{participant_id: 'a', revision: 1, created_at: '1'},
                                         {participant_id: 'a', revision: 2, created_at: '3'},
                                         {participant_id: 'b', revision: 1, created_at: '2'}])
@@ -190,3 +202,13 @@ async def test_pure_helpers(tmp_path) -> None:
                                  {"sha256": "h", "method": "none"}]
         assert out["pages"] == [None, 2, None, 1]
         assert out["latest"] == ["b1", "a2"]
+        assert out["reverify"] == [True, True, False, False, False]
+        assert out["choices"] == [
+            [{"role": "clerk", "checked": False}, {"role": "counsel", "checked": True},
+             {"role": "plaintiff", "checked": False}],
+            [{"role": "counsel", "checked": False}, {"role": "plaintiff", "checked": True}],  # the default rule
+            []]
+        assert out["viewers"] == [  # one line per viewer, in the order of their first view, with the latest
+            {"participant_id": "d", "name": "D", "role": "defendant", "count": 2, "last": "2026-06-01T10:02:00Z"},
+            {"participant_id": "j", "name": None, "role": "presiding_judge", "count": 1,
+             "last": "2026-06-01T10:01:00Z"}]

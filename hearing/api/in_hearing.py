@@ -14,10 +14,14 @@ transcript version) is announced over signalling.
 Identity confirmation for signing: the clerk, seeing a participant on video, records it
 (`POST /transcript/confirmations`); that participant may then sign `staff_confirmed` within the confirmation's
 lifetime, once. The signer never names the clerk to be trusted: the server finds the clerk's record.
+
+Who viewed what (`GET /exhibit-views`): every view link handed out is recorded and audited; the court staff of
+the hearing (judges, the clerk, the mediator) read that record per exhibit, with each viewer's name and role.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -95,6 +99,20 @@ class ViewOut(BaseModel):
     exhibit: ExhibitOut
 
 
+class ViewerOut(BaseModel):
+    participant_id: str = Field(description="who opened the exhibit (their participant id)")
+    name: str | None = Field(description="their name in the register (null if the viewer is not a participant)")
+    role: str = Field(description="the role they viewed it in")
+    at: datetime = Field(description="when the view link was handed out")
+
+
+class ExhibitViewsOut(BaseModel):
+    exhibit_id: str
+    name: str
+    withdrawn: bool
+    views: list[ViewerOut] = Field(description="every view, oldest first (each view link handed out is one)")
+
+
 class PresentIn(BaseModel):
     exhibit_id: str | None = Field(None, max_length=64, description="null to stop presenting")
     page: int = Field(1, ge=1, le=100_000)
@@ -138,6 +156,8 @@ class TranscriptOut(BaseModel):
     pending: list[str]
     complete: bool
     reverify_roles: list[str] = Field(description="roles that must re-verify their identity before signing")
+    signer_roles: list[str] = Field(description="the roles that sign this kind of hearing's transcript (those the "
+                                                "re-verification rule may name)")
     confirmations: list[ConfirmationOut] = Field(
         description="clerks' identity confirmations usable now (unused, unexpired), for `staff_confirmed`")
 
@@ -273,6 +293,24 @@ def in_hearing_router(ctx: InHearingContext) -> APIRouter:
             raise refused(grant.code.value, grant.reason)
         return ViewOut(url=grant.url, expires_at=grant.expires_at, exhibit=exhibit_out(grant.exhibit))
 
+    @router.get("/exhibit-views", response_model=list[ExhibitViewsOut])
+    async def exhibit_views(room_id: str, who: Caller = me) -> list[ExhibitViewsOut]:
+        """Who viewed which exhibit, and when (from the audited views): for the court staff of this hearing
+        (judges, the clerk, the mediator); anyone else gets 403 `not_permitted`."""
+        result = await ctx.exhibits.hearing_views(who.hearing.id, who.participant.id, who.participant.role)
+        if isinstance(result, exhibit_rules.Refused):
+            raise refused(result.code.value, result.reason)
+        viewers = {v.viewer_id for _, views in result for v in views}
+        names: dict[str, str] = {}
+        for p in await ctx.court.list_participants(who.hearing.id):
+            if p.id in viewers:
+                with contextlib.suppress(NotFound):
+                    names[p.id] = (await ctx.court.get_person(p.person_id)).name
+        return [ExhibitViewsOut(exhibit_id=e.id, name=e.display_name, withdrawn=e.withdrawn,
+                                views=[ViewerOut(participant_id=v.viewer_id, name=names.get(v.viewer_id),
+                                                 role=v.viewer_role, at=v.at) for v in views])
+                for e, views in result]
+
     @router.post("/exhibits/{exhibit_id}/opinion", response_model=OpinionOut, status_code=201)
     async def give_opinion(room_id: str, exhibit_id: str, body: OpinionIn, who: Caller = me) -> OpinionOut:
         """Your side's opinion on an exhibit (质证意见); a later one replaces it, the history is kept."""
@@ -314,6 +352,7 @@ def in_hearing_router(ctx: InHearingContext) -> APIRouter:
             frozen=status.frozen, signed_by=[s.participant_id for s in status.signatures],
             pending=list(status.completion.pending), complete=status.complete,
             reverify_roles=sorted(status.reverify_roles),
+            signer_roles=[r.value for r in Role if transcript_rules.may_ever_sign(who.hearing.kind, r)],
             confirmations=[ConfirmationOut(participant_id=c.participant_id, confirmed_by=c.confirmed_by,
                                            confirmed_at=c.confirmed_at, expires_at=c.expires_at)
                            for c in status.confirmations])

@@ -3,18 +3,23 @@
 // server's refusal, e.g. 415 or 413, is shown as it says it), lets whoever may `present_exhibit` show one to
 // everyone, turn its pages and stop presenting, lets parties give their opinion (质证意见) and shows the opinions
 // given so far under each exhibit. On `exhibit-presented` every page fetches a short-lived view link and shows the
-// file (PDF in an <iframe> at #page=N, images as <img>).
+// file (PDF in an <iframe> at #page=N, images as <img>). Court staff (judges, the clerk, the mediator) also see
+// under each exhibit who viewed it and when (GET /exhibit-views: every view link handed out is audited), read again
+// when the panel opens, after an exhibit is presented, and on "refresh".
 //
 // Hooks: #exhibits (the panel): #exhibit-file, #exhibit-upload, #exhibits-error, #exhibit-stop (stop presenting),
 // #exhibits-list with [data-exhibit=<id>] rows (button[data-action=present]; select[data-stance],
-// input[data-opinion-text], button[data-action=opinion]; .x-opinions li[data-opinion-by=<participant id>]);
+// input[data-opinion-text], button[data-action=opinion]; .x-opinions li[data-opinion-by=<participant id>];
+// staff: .x-views li[data-viewed-by=<participant id>][data-views=<count>]); staff: #exhibit-views-refresh;
 // #exhibit-view[data-exhibit-id][data-page] (iframe | img; button[data-action=hide]; for presenters
 // button[data-action=page-prev|page-next|stop-presenting]).
-import { roleLabel, t } from "./i18n.js";
+import { currentLang, roleLabel, t } from "./i18n.js";
 
 export const STANCES = ["agree", "object", "partially_agree"];
 /** Roles that give opinions on evidence (the parties' side). */
 export const OPINION_ROLES = ["plaintiff", "defendant", "counsel", "prosecutor"];
+/** Court staff (hearing/exhibits.py COURT_STAFF): they see who viewed each exhibit. */
+export const STAFF_ROLES = ["presiding_judge", "judge", "clerk", "mediator"];
 
 /** `fetch` on /api/rooms/{room}/... with the join token; throws an Error carrying the server's message. Pure-ish. */
 export async function roomApi(room, token, method, path, body = undefined) {
@@ -60,6 +65,22 @@ export function latestOpinions(opinions) {
   return [...by.values()].sort((a, b) => String(a.created_at).localeCompare(String(b.created_at)));
 }
 
+/** Who viewed an exhibit (its views from GET /exhibit-views, oldest first): one entry per participant, in the order
+ *  of their first view, with how many views and the latest. Pure: unit-tested. */
+export function viewersOf(views) {
+  const by = new Map();
+  for (const v of views ?? []) {
+    const had = by.get(v.participant_id);
+    if (!had) by.set(v.participant_id, { participant_id: v.participant_id, name: v.name ?? null, role: v.role,
+      count: 1, last: v.at });
+    else {
+      had.count += 1;
+      if (Date.parse(v.at) >= Date.parse(had.last)) { had.last = v.at; had.role = v.role; }
+    }
+  }
+  return [...by.values()];
+}
+
 /** The page a presenter moves to: `delta` pages on, kept within 1..pageCount (null: no move). Pure. */
 export function turnPage(page, pageCount, delta) {
   const next = Math.min(Math.max(1, (page | 0) + delta), Math.max(1, pageCount | 0));
@@ -85,6 +106,8 @@ export class ExhibitsPanel {
     this.opinions = new Map(); // exhibit id -> opinions (GET .../opinions)
     this.opinionLoads = new Map(); // exhibit id -> number of the latest opinions request
     this.listLoads = 0;
+    this.views = new Map(); // exhibit id -> views (GET /exhibit-views; court staff only)
+    this.viewLoads = 0;
     this.shown = null; // the last exhibit-presented with an exhibit
     this.build();
     panel.addEventListener("click", (ev) => this.onClick(ev));
@@ -101,12 +124,16 @@ export class ExhibitsPanel {
     this.list = el("ul", { id: "exhibits-list", class: "c-list" });
     this.empty = el("p", { class: "c-empty" });
     this.stop = el("button", { type: "button", id: "exhibit-stop", "data-action": "stop-presenting", hidden: true });
+    this.viewsRefresh = el("button", { type: "button", id: "exhibit-views-refresh", "data-action": "refresh-views",
+      hidden: true });
     const form = el("div", { class: "x-upload" });
     form.append(this.fileLabel, this.file, this.upload);
     this.panel.setAttribute("aria-labelledby", "exhibits-h");
-    this.panel.replaceChildren(this.heading, form, this.error, this.status, this.stop, this.list, this.empty);
+    this.panel.replaceChildren(this.heading, form, this.error, this.status, this.stop, this.viewsRefresh, this.list,
+      this.empty);
     this.upload.onclick = () => this.doUpload();
     this.stop.onclick = () => this.present(null);
+    this.viewsRefresh.onclick = () => this.loadViews();
   }
 
   setContext({ permissions, role }) {
@@ -117,6 +144,8 @@ export class ExhibitsPanel {
   }
 
   mayPresent() { return (this.permissions?.actions ?? []).includes("present_exhibit"); }
+
+  isStaff() { return STAFF_ROLES.includes(this.role); }
 
   showError(text) { this.error.textContent = text ? t("exhibitError", { message: text }) : ""; }
 
@@ -131,7 +160,24 @@ export class ExhibitsPanel {
       this.showError(e.message);
     }
     this.render();
-    await Promise.all(this.items.filter((x) => !x.withdrawn).map((x) => this.loadOpinions(x.id)));
+    await Promise.all([...this.items.filter((x) => !x.withdrawn).map((x) => this.loadOpinions(x.id)),
+      this.loadViews()]);
+  }
+
+  /** Court staff: who viewed each exhibit, and when (the audited views). */
+  async loadViews() {
+    if (!this.isStaff()) return;
+    const generation = ++this.viewLoads; // only the newest answer counts
+    let found;
+    try {
+      found = await this.api("GET", "/exhibit-views");
+    } catch (e) {
+      this.showError(e.message);
+      return;
+    }
+    if (generation !== this.viewLoads) return;
+    this.views = new Map(found.map((x) => [x.exhibit_id, x.views]));
+    this.render();
   }
 
   /** The opinions given on an exhibit so far (shown to everyone in the panel). */
@@ -185,11 +231,34 @@ export class ExhibitsPanel {
       li.querySelector("input[data-opinion-text]").placeholder = t("opinionText");
       li.querySelector("button[data-action=opinion]").textContent = t("opinionSend");
       this.renderOpinions(li.querySelector(".x-opinions"), x.id);
+      this.renderViews(li.querySelector(".x-views"), x.id);
       return li;
     });
     this.list.replaceChildren(...rows);
     this.stop.hidden = !(present && this.shown);
     this.stop.textContent = t("exhibitStop");
+    this.viewsRefresh.hidden = !this.isStaff();
+    this.viewsRefresh.textContent = t("viewsRefresh");
+  }
+
+  /** Court staff: "viewed by" under the exhibit, one line per viewer (name, role, latest time, how many times). */
+  renderViews(box, id) {
+    const known = this.isStaff() ? this.views.get(id) : undefined;
+    box.hidden = !known;
+    if (!known) return;
+    const people = this.people();
+    const locale = currentLang() === "en" ? "en-GB" : "zh-CN";
+    box.querySelector(".x-views-h").textContent = t("viewedBy");
+    const items = viewersOf(known).map((v) => {
+      const name = v.name ?? people.find((p) => p.id === v.participant_id)?.name;
+      const who = name ? `${name}（${roleLabel(v.role)}）` : roleLabel(v.role);
+      const time = new Date(v.last).toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit",
+        second: "2-digit" });
+      return el("li", { "data-viewed-by": v.participant_id, "data-views": String(v.count) },
+        t("viewLine", { who, time, n: v.count }));
+    });
+    if (items.length === 0) items.push(el("li", { class: "c-empty" }, t("viewsNone")));
+    box.querySelector("ul").replaceChildren(...items);
   }
 
   renderOpinions(ul, id) {
@@ -219,7 +288,9 @@ export class ExhibitsPanel {
     for (const s of STANCES) select.append(el("option", { value: s }));
     op.append(select, el("input", { type: "text", "data-opinion-text": "", maxLength: 20000 }),
       el("button", { type: "button", "data-action": "opinion" }));
-    li.append(who, present, op, el("ul", { class: "x-opinions", hidden: true }));
+    const views = el("div", { class: "x-views", hidden: true });
+    views.append(el("p", { class: "x-views-h" }), el("ul"));
+    li.append(who, present, op, el("ul", { class: "x-opinions", hidden: true }), views);
     return li;
   }
 
@@ -342,5 +413,6 @@ export class ExhibitsPanel {
     this.view.hidden = false;
     this.renderViewControls();
     this.render();
+    if (!this.panel.hidden) this.loadViews(); // our own view is on the record now
   }
 }

@@ -14,17 +14,26 @@
 // clerk's list follows the same way until the confirmed person has signed. The client never names a clerk — the
 // server finds the clerk's record. Everyone can download the PDF.
 //
+// The editors also set which roles must re-verify their identity before signing in this hearing: one checkbox per
+// role that signs this kind of hearing's transcript (TranscriptOut.signer_roles), ticked as the rule in force says
+// (reverify_roles); each change is saved at once (PUT /transcript/reverification {roles}), "restore the default"
+// sends null. The server's refusal (e.g. `not_a_signer`, or `frozen` once signing has begun) is shown as it says it.
+//
 // Hooks: #transcript (the panel): #transcript-text (textarea, editors) or #transcript-read (read-only text),
 // #transcript-status (e.g. "已保存 第2版"), #transcript-error, #transcript-conflict (.tc-text,
 // button[data-action=take-latest|keep-mine]), #transcript-sign (.ts-version, .ts-sha, select[data-sign-method],
 // input[data-id-document], .ts-clerk[data-confirmed], button[data-action=sign]), #transcript-signed,
 // #transcript-confirm (clerks: li[data-confirm-participant=<id>][data-confirmed] with
-// button[data-action=confirm-identity][data-participant=<id>]), button[data-action=download-pdf].
+// button[data-action=confirm-identity][data-participant=<id>]), #transcript-reverify[data-roles][data-saving]
+// (editors: input[type=checkbox][data-reverify-role=<role>], button[data-action=reverify-default], .tr-status),
+// button[data-action=download-pdf].
 import { currentLang, roleLabel, t } from "./i18n.js";
 
 /** Roles that write the transcript (hearing/transcript.py EDITORS) and the states they write in (EDIT_STATES). */
 export const EDITORS = ["clerk", "presiding_judge"];
 export const EDIT_STATES = ["lobby_open", "in_session", "recess", "closed"];
+/** When the editors may set the re-verification rule (CONFIGURE_STATES): also before the hearing opens. */
+export const CONFIGURE_STATES = ["scheduled", ...EDIT_STATES];
 export const SIGN_METHODS = ["id_document", "staff_confirmed", "none"];
 /** Roles that re-verify before signing unless the hearing says otherwise (hearing/transcript.py
  *  DEFAULT_REVERIFY_ROLES); the others (the court, counsel, prosecutors) are also offered "none". */
@@ -47,6 +56,18 @@ export const CONFIRM_POLL_MS = 2000;
 /** May this role write the transcript now? Pure: unit-tested. (The server decides; this only picks the view.) */
 export function mayEdit(role, state, frozen) {
   return EDITORS.includes(role) && EDIT_STATES.includes(state) && !frozen;
+}
+
+/** May this role set who re-verifies before signing now (until the first signature)? Pure: unit-tested. */
+export function mayConfigureReverify(role, state, frozen) {
+  return EDITORS.includes(role) && CONFIGURE_STATES.includes(state) && !frozen;
+}
+
+/** The re-verification checkboxes: one per role that signs this hearing's transcript (the server's
+ *  `signer_roles`), ticked if the rule in force (`reverify_roles`) names it. Pure: unit-tested. */
+export function reverifyChoices(data) {
+  const inForce = new Set(data?.reverify_roles ?? REVERIFY_ROLES);
+  return (data?.signer_roles ?? []).map((role) => ({ role, checked: inForce.has(role) }));
 }
 
 /** A clerk in the room, other than us, who can confirm us on video (for the hint only). Pure. */
@@ -126,6 +147,8 @@ export class TranscriptPanel {
     this.confirming = new Set(); // participant ids whose confirmation the clerk is sending
     this.poll = 0;            // the timer re-reading the transcript while we wait for the clerk's confirmation
     this.stale = true;        // a newer version exists than the one shown (fetch when opened)
+    this.reverifySaving = false; // the PUT /transcript/reverification in flight
+    this.reverifyStatusKey = null;
     this.build();
   }
 
@@ -170,15 +193,27 @@ export class TranscriptPanel {
     this.confirmHint = el("p", { class: "c-hint" });
     this.confirmList = el("ul", { class: "tv-list" });
     this.confirmBox.append(this.confirmH, this.confirmHint, this.confirmList);
+    // The editors' re-verification rule: who must re-check their identity before signing.
+    this.reverifyBox = el("fieldset", { id: "transcript-reverify", class: "t-sign t-reverify", hidden: true });
+    this.reverifyLegend = el("legend");
+    this.reverifyHint = el("p", { class: "c-hint" });
+    this.reverifyRoles = el("div", { class: "tr-roles" });
+    this.reverifyDefault = el("button", { type: "button", "data-action": "reverify-default" });
+    this.reverifyStatus = el("p", { class: "c-hint tr-status", role: "status" });
+    this.reverifyBox.append(this.reverifyLegend, this.reverifyHint, this.reverifyRoles, this.reverifyDefault,
+      this.reverifyStatus);
     this.pending = el("p", { class: "c-hint t-pending" });
     this.pdf = el("button", { type: "button", "data-action": "download-pdf" });
     this.panel.setAttribute("aria-labelledby", "transcript-h");
     this.panel.replaceChildren(this.heading, this.status, this.error, this.conflictBox, this.textLabel, this.text,
-      this.read, this.signBox, this.signedNote, this.confirmBox, this.pending, this.pdf);
+      this.read, this.signBox, this.signedNote, this.confirmBox, this.reverifyBox, this.pending, this.pdf);
 
     this.text.addEventListener("input", () => this.scheduleSave());
     this.text.addEventListener("blur", () => { if (this.dirty()) this.saveNow(); });
     this.method.addEventListener("change", () => this.render());
+    this.reverifyRoles.addEventListener("change", (ev) => {
+      if (ev.target.matches("input[data-reverify-role]")) this.saveReverify(this.tickedRoles());
+    });
     this.panel.addEventListener("click", (ev) => this.onClick(ev));
   }
 
@@ -343,6 +378,7 @@ export class TranscriptPanel {
       this.signButton.textContent = t("sign");
       this.signButton.disabled = this.signing || (byClerk && !mine);
     }
+    this.renderReverify();
     const clerkWaits = this.renderConfirm(); // a confirmed person has yet to sign
     this.keepPolling(clerkWaits
       || (canSign && this.method.value === "staff_confirmed" && !myConfirmation(data, this.me?.id)));
@@ -393,6 +429,65 @@ export class TranscriptPanel {
       return li;
     }));
     return waiting;
+  }
+
+  /** The editors' re-verification rule: a checkbox per signing role, ticked as the rule in force says (while a
+   *  change is being saved they stay as ticked, disabled). */
+  renderReverify() {
+    const data = this.data;
+    const show = this.loaded && !!data && EDITORS.includes(this.role);
+    this.reverifyBox.hidden = !show;
+    if (!show) return;
+    const editable = mayConfigureReverify(this.role, this.roomState?.state, data.frozen);
+    const choices = reverifyChoices(data);
+    this.reverifyLegend.textContent = t("reverifyHeading");
+    this.reverifyHint.textContent = editable ? t("reverifyHint") : t(data.frozen ? "reverifyFrozen" : "reverifyLocked");
+    this.reverifyBox.dataset.roles = (data.reverify_roles ?? []).join(" ");
+    this.reverifyBox.dataset.saving = String(this.reverifySaving);
+    // Rebuilt only when the roles offered (or the language) change, so a box is never replaced under the pointer.
+    const key = JSON.stringify([currentLang(), choices.map((c) => c.role)]);
+    if (key !== this.reverifyKey) {
+      this.reverifyKey = key;
+      this.reverifyRoles.replaceChildren(...choices.map(({ role }) => {
+        const label = el("label", { class: "tr-role" });
+        label.append(el("input", { type: "checkbox", "data-reverify-role": role }), ` ${roleLabel(role)}`);
+        return label;
+      }));
+    }
+    for (const box of this.reverifyRoles.querySelectorAll("input[data-reverify-role]")) {
+      if (!this.reverifySaving) box.checked = choices.some((c) => c.role === box.dataset.reverifyRole && c.checked);
+      box.disabled = !editable || this.reverifySaving;
+    }
+    this.reverifyDefault.textContent = t("reverifyDefault");
+    this.reverifyDefault.hidden = !editable;
+    this.reverifyDefault.disabled = this.reverifySaving;
+    this.reverifyStatus.textContent = this.reverifySaving ? t("reverifySaving")
+      : (this.reverifyStatusKey ? t(this.reverifyStatusKey) : "");
+  }
+
+  tickedRoles() {
+    return [...this.reverifyRoles.querySelectorAll("input[data-reverify-role]:checked")]
+      .map((b) => b.dataset.reverifyRole);
+  }
+
+  /** PUT /transcript/reverification: `roles` must re-verify before signing (null: the court's default). */
+  async saveReverify(roles) {
+    if (this.reverifySaving) return;
+    this.reverifySaving = true;
+    this.reverifyStatusKey = null;
+    this.renderReverify();
+    try {
+      const out = await this.api("PUT", "/transcript/reverification", { roles });
+      if (this.data) this.data = { ...this.data, reverify_roles: out.roles };
+      this.reverifyStatusKey = out.default ? "reverifyDefaultSaved" : "reverifySaved";
+      this.showError("");
+    } catch (e) {
+      this.showError(e.message); // as the server says it (e.g. not_a_signer, frozen)
+      if (e.status === 409) await this.refresh({ quiet: true }); // signing has begun: show the rule as it stays
+    } finally {
+      this.reverifySaving = false;
+      this.render();
+    }
   }
 
   /** Re-read the transcript every CONFIRM_POLL_MS while a confirmation or the signature relying on it is awaited
@@ -449,6 +544,7 @@ export class TranscriptPanel {
       }
       case "sign": await this.sign(); break;
       case "confirm-identity": await this.confirmIdentity(b.dataset.participant); break;
+      case "reverify-default": await this.saveReverify(null); break;
       case "download-pdf": await this.downloadPdf(); break;
       default: break;
     }
@@ -473,8 +569,9 @@ export class TranscriptPanel {
       await this.refresh();
     } catch (e) {
       this.showError(e.message);
-      if (["stale_hash", "not_confirmed", "bad_confirmer"].includes(e.data?.error)) {
-        await this.refresh().then(() => this.showError(e.message)); // e.g. the confirmation expired meanwhile
+      // e.g. the confirmation expired meanwhile, or the editors changed who must re-verify since we loaded
+      if (["stale_hash", "not_confirmed", "bad_confirmer", "reverification_required"].includes(e.data?.error)) {
+        await this.refresh().then(() => this.showError(e.message));
       }
     } finally {
       this.signing = false;
