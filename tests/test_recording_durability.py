@@ -388,7 +388,8 @@ async def test_an_object_store_outage_delays_uploads_and_loses_nothing(
                   f"keyframe wait {waits[0] // 1000} ms, tail {tails[0] // 1000} ms")
             assert recorded_us + sum(waits) + sum(tails) == in_session_us
             assert abs(recorded_us - in_session_us) <= segment_us, (who, recorded_us, in_session_us, waits, tails)
-            assert all(0 <= w <= segment_us // 2 for w in waits) and all(abs(t) <= segment_us // 2 for t in tails)
+            # bounded by a segment, as in test_recording_live (a starved publisher's media time can trail the clock)
+            assert all(abs(w) <= segment_us for w in waits) and all(abs(t) <= segment_us for t in tails)
             assert recorded_us >= outage * 1_000_000
     finally:
         for c in clients:

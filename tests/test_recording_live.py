@@ -220,8 +220,11 @@ async def test_a_session_is_recorded_in_verifiable_segments(any_server: LiveServ
         print(f"{track_id}: in session {in_session_us / 1e6:.3f} s, recorded {recorded_us / 1e6:.3f} s, "
               f"keyframe waits {[w // 1000 for w in waits]} ms, tails {[t // 1000 for t in tails]} ms")
         assert recorded_us + sum(waits) + sum(tails) == in_session_us
-        assert all(0 <= w <= segment_us // 2 for w in waits), (track_id, waits)
-        assert all(abs(t) <= segment_us // 2 for t in tails), (track_id, tails)
+        # A track's time is its RTP clock anchored at its first packet: a publisher starved of CPU sends late and then
+        # catches up, so around a pause its media time can trail the server's clock (a long tail, then a negative
+        # wait: seen at 1.3 s / -1.2 s with both cores saturated). Bounded by a segment, as the total is.
+        assert all(abs(w) <= segment_us for w in waits), (track_id, waits)
+        assert all(abs(t) <= segment_us for t in tails), (track_id, tails)
 
     judge_video = [e for e in entries if e.type == "segment" and e.data["track_id"].startswith(f"{people[0]}.video.")]
     assert all(e.data["starts_with_keyframe"] for e in judge_video)
