@@ -118,7 +118,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                                  CodeSigner.load_or_create(settings.integrity_signing_key_file
                                                            or settings.var_dir / "integrity_signing_key.pem"),
                                  limiter=RedisQueryLimiter(settings.redis_url, prefix=settings.redis_prefix)
-                                 if settings.redis_url else None)
+                                 if settings.redis_url else None,
+                                 evidence_store=services.objects)  # appeal evidence files: the platform's store
     # New facts (outcomes, hearings, imports) recompute the code and credit points in the background, from a
     # persisted cursor; both handlers are idempotent, so several instances may follow at once.
     follower = FactsFollower(SqlFactRecords(services.court.engine, services.court.url), points_store,

@@ -1,5 +1,6 @@
 """Tables of migration 0009_integrity: litigation facts and the integrity code (个人诚信码); same metadata as
-docket.tables.
+docket.tables. Migration 0013_integrity_evidence adds the evidence files of appeals and the revocation of person
+access links.
 
 Kept apart so the work on them does not collide. Facts are append-only (a correction is a new fact); agency
 API keys and person access tokens are stored only as SHA-256 digests of random secrets, so a copy of these tables
@@ -65,7 +66,7 @@ integrity_appeals = Table(
     Column("person_id", String(ID_LENGTH), ForeignKey("persons.id"), nullable=False, index=True),
     Column("kind", String(CODE_LENGTH), nullable=False),
     Column("text", Text, nullable=False),
-    Column("evidence", Text, nullable=False),  # JSON list of object keys or short texts
+    Column("evidence", Text, nullable=False),  # JSON list of short texts; files are in integrity_evidence
     Column("fact_ids", Text, nullable=False),  # JSON list: the facts disputed / to be set aside
     Column("status", String(CODE_LENGTH), nullable=False, index=True),
     Column("filed_at", UtcDateTime, nullable=False),
@@ -99,4 +100,26 @@ integrity_access_tokens = Table(
     Column("issued_by", String(ID_LENGTH), nullable=False),
     Column("issued_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
+    # Set when staff withdraw the person's links (a lost phone, a link sent to the wrong person): refused from then.
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Column("revoked_by", String(ID_LENGTH), nullable=True),
+)
+
+EVIDENCE_KEY_LENGTH = 255
+
+integrity_evidence = Table(
+    "integrity_evidence",
+    metadata,
+    # Files a person attached to an appeal or repair request. The bytes are in the object store under
+    # `object_key` (ids only); the name is a cleaned display name; the type was read from the bytes.
+    Column("id", String(ID_LENGTH), primary_key=True),
+    Column("appeal_id", String(ID_LENGTH), ForeignKey("integrity_appeals.id"), nullable=False, index=True),
+    Column("position", Integer, nullable=False),  # the order the person attached them: 0, 1, ...
+    Column("object_key", String(EVIDENCE_KEY_LENGTH), nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("media_type", String(CODE_LENGTH), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(HASH_LENGTH), nullable=False),
+    Column("uploaded_at", UtcDateTime, nullable=False),
+    UniqueConstraint("appeal_id", "position"),
 )

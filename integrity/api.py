@@ -4,7 +4,8 @@ Three kinds of caller, three credentials:
 - a person: an access token a clerk issued (`X-Integrity-Access` header; the page keeps it in the URL fragment,
   which browsers never send to the server, so it stays out of logs);
 - an agency: its API key (`X-Agency-Key`), checked for the scope each query names;
-- court staff: the staff session of the staff API (clerks import facts and issue links; judges decide appeals).
+- court staff: the staff session of the staff API (clerks import facts, issue and revoke links; judges decide
+  appeals and open their evidence files).
 Only this module touches hearing/ (for the staff session and the JSON error shape); the service below does not.
 """
 
@@ -18,14 +19,18 @@ from typing import Any, Literal
 import qrcode
 import qrcode.image.svg
 from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from docket.audit import AuditEvent
 from docket.court import CourtRecords, InvalidRecord
 from docket.facts import ConflictingFact
 from hearing.api.deps import ApiError, StaffDeps, route_class, translate
 from hearing.staff_auth import JUDICIAL, Permission, StaffAuth, StaffPrincipal
+from integrity.evidence import MAX_EVIDENCE_FILES, MIB, EvidenceFile, EvidenceUpload, size_label
 from integrity.imports import ImportRejected, import_facts, parse_csv, parse_json
 from integrity.service import CodeView, IntegrityRefused, IntegrityService, RateLimited
 from integrity.signing import TokenInvalid, verify
@@ -84,6 +89,20 @@ class AppealIn(BaseModel):
     fact_ids: list[str] = Field(default_factory=list, max_length=100)
 
 
+_APPEAL_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": AppealIn.model_json_schema()},
+    "multipart/form-data": {"schema": {
+        "type": "object", "required": ["kind", "text"], "properties": {
+            "kind": {"type": "string", "enum": ["appeal", "repair"]},
+            "text": {"type": "string", "maxLength": 4000},
+            "fact_ids": {"type": "array", "items": {"type": "string"}},
+            "evidence": {"type": "array", "items": {"type": "string"}, "description": "short notes"},
+            "files": {"type": "array", "items": {"type": "string", "format": "binary"},
+                      "description": f"PDF, PNG or JPEG (read from the bytes), at most {MAX_EVIDENCE_FILES}"}}}},
+}}}
+"""Both forms of POST /me/appeals, for /docs: the route reads the body itself to accept either."""
+
+
 class QueryIn(BaseModel):
     person_id: str | None = None
     id_document: str | None = Field(None, description="Instead of person_id: the identity-document number")
@@ -119,6 +138,42 @@ def qr_svg(text: str) -> str:
     buf = io.BytesIO()
     qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage).save(buf)
     return buf.getvalue().decode()
+
+
+def _file_out(f: EvidenceFile) -> dict[str, Any]:
+    return {"id": f.id, "name": f.name, "media_type": f.media_type, "size": f.size, "sha256": f.sha256,
+            "uploaded_at": f.uploaded_at.isoformat()}
+
+
+async def _appeal_request(request: Request, max_bytes: int) -> tuple[AppealIn, list[EvidenceUpload]]:
+    """The appeal and its files from a JSON body (no files) or a multipart form (fields as in AppealIn, files
+    under `files`). Each file is read to at most `max_bytes` + 1, so an oversize one is refused, not buffered."""
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if kind != "multipart/form-data":
+        try:
+            return AppealIn.model_validate_json(await request.body()), []
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
+    limit = MAX_EVIDENCE_FILES * max_bytes + MIB
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise ApiError(413, "evidence_too_large", f"the request is over {size_label(limit)}; attach at most "
+                                                  f"{MAX_EVIDENCE_FILES} files of {size_label(max_bytes)} each")
+    try:
+        async with request.form(max_files=10 * MAX_EVIDENCE_FILES, max_fields=200) as form:
+            fields = {"kind": form.get("kind"), "text": form.get("text"), "fact_ids": form.getlist("fact_ids"),
+                      "evidence": form.getlist("evidence")}
+            uploads: list[EvidenceUpload] = []
+            for item in form.getlist("files"):
+                if not isinstance(item, UploadFile):
+                    raise ApiError(422, "invalid_request", "`files` must hold files, not text")
+                uploads.append(EvidenceUpload(item.filename or "", await item.read(max_bytes + 1)))
+    except HTTPException as exc:  # the multipart parser's refusal (malformed body, too many parts)
+        raise ApiError(422, "invalid_request", f"the form could not be read: {exc.detail}") from None
+    try:
+        return AppealIn.model_validate(fields), uploads
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
 
 
 def _code_out(view: CodeView) -> CodeOut:
@@ -174,14 +229,19 @@ def integrity_router(ctx: IntegrityContext) -> APIRouter:
             "history": [{"colour": h.colour, "score": h.score, "trigger": h.trigger.split(":")[0],
                          "computed_at": h.computed_at.isoformat()} for h in await service.history(person_id)],
             "appeals": [{"id": a.id, "kind": a.kind.value, "status": a.status.value, "filed_at": a.filed_at.isoformat(),
-                         "decision": a.decision} for a in await service.appeals(status=None, person_id=person_id)],
+                         "decision": a.decision, "files": [_file_out(f) for f in a.files]}
+                        for a in await service.appeals(status=None, person_id=person_id)],
         }
 
-    @router.post("/me/appeals", status_code=201)
-    async def file_appeal(body: AppealIn, person_id: str = Depends(person)) -> dict[str, Any]:
+    @router.post("/me/appeals", status_code=201, openapi_extra=_APPEAL_BODY)
+    async def file_appeal(request: Request, person_id: str = Depends(person)) -> dict[str, Any]:
+        """File an appeal or a repair request: JSON, or a multipart form with evidence files (PDF/PNG/JPEG, type
+        read from the bytes, size-capped). All or nothing: a refused file (413 `evidence_too_large`, 415
+        `evidence_unsupported_type`, 422 `evidence_empty` / `evidence_too_many`) files nothing."""
+        body, uploads = await _appeal_request(request, service.max_evidence_bytes)
         appeal = await service.file_appeal(person_id, body.kind, body.text, evidence=body.evidence,
-                                           fact_ids=body.fact_ids)
-        return {"id": appeal.id, "status": appeal.status.value}
+                                           fact_ids=body.fact_ids, files=uploads)
+        return {"id": appeal.id, "status": appeal.status.value, "files": [_file_out(f) for f in appeal.files]}
 
     # ---- agencies --------------------------------------------------------------------------------------
 
@@ -214,6 +274,13 @@ def integrity_router(ctx: IntegrityContext) -> APIRouter:
         token = await service.issue_access(body.person_id, staff_id=principal.id)
         return {"token": token, "url": f"{ctx.base_url}/integrity#access={token}"}
 
+    @router.post("/access-links/revoke")
+    async def revoke_access(body: AccessIn, principal: StaffPrincipal = Depends(
+            staff.require(Permission.WRITE_REGISTER))) -> dict[str, int]:
+        """Withdraw every valid access link of the person (audited); their holders then get 401
+        `access_revoked`. Issue a new link afterwards if the person still needs one."""
+        return {"revoked": await service.revoke_access(body.person_id, staff_id=principal.id)}
+
     @router.post("/agencies", status_code=201)
     async def create_agency(body: AgencyIn, principal: StaffPrincipal = Depends(
             staff.require(Permission.WRITE_REGISTER))) -> dict[str, Any]:
@@ -243,8 +310,17 @@ def integrity_router(ctx: IntegrityContext) -> APIRouter:
     async def appeal_queue(principal: StaffPrincipal = Depends(judge)) -> list[dict[str, Any]]:
         """Pending appeals and repair requests, oldest first, with the disputed facts' reasons."""
         return [{"id": a.id, "person_id": a.person_id, "kind": a.kind.value, "text": a.text,
-                 "evidence": list(a.evidence), "fact_ids": list(a.fact_ids), "filed_at": a.filed_at.isoformat()}
+                 "evidence": list(a.evidence), "files": [_file_out(f) for f in a.files],
+                 "fact_ids": list(a.fact_ids), "filed_at": a.filed_at.isoformat()}
                 for a in await service.appeals()]
+
+    @router.get("/appeals/{appeal_id}/evidence/{evidence_id}")
+    async def open_evidence(appeal_id: str, evidence_id: str,
+                            principal: StaffPrincipal = Depends(judge)) -> dict[str, Any]:
+        """A link to one evidence file of an appeal, valid a few minutes; every request is audited
+        (`integrity.evidence_viewed`: judge, appeal, file and its SHA-256)."""
+        link = await service.open_evidence(appeal_id, evidence_id, judge_id=principal.id)
+        return {"url": link.url, "expires_at": link.expires_at.isoformat(), **_file_out(link.file)}
 
     @router.post("/appeals/{appeal_id}/decision")
     async def decide(appeal_id: str, body: DecisionIn, principal: StaffPrincipal = Depends(judge)) -> dict[str, Any]:

@@ -9,13 +9,16 @@ Shape of the rules, chosen so they can be checked mechanically (tests/test_integ
   reason; a positive fact can only add a bonus or end a negative reason. So adding a negative fact never improves
   the result and adding a positive one never worsens it (score and colour are monotone).
 - Every reason names the fact ids and case numbers behind it and the day it stops counting.
+- A settlement is identified as in points/ (points.rules.settlement_ref): case number plus
+  `details["settlement_id"]`, a missing id counting as "". A void settlement cancels the bonus of that settlement
+  only, never of another settlement in the same case.
 - Minors, and people whose birth date the court does not know, are not scored (colour None): the court does
   not guess a person's age.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
@@ -24,7 +27,9 @@ from typing import Protocol
 from docket.court import AGE_OF_MAJORITY
 from docket.facts import FactKind
 
-RULESET_VERSION = "2026.1"
+RULESET_VERSION = "2026.2"
+"""2026.1 → 2026.2: a `settlement_void` cancels only the settlement it names (case number + settlement id), not
+every performed settlement of its case."""
 
 BASE_SCORE = 70
 MIN_SCORE, MAX_SCORE = 0, 100
@@ -87,8 +92,8 @@ does not by itself say anything about a person's integrity."""
 
 LIFTING = {rule.lifted_by: kind for kind, rule in RULES.items() if rule.lifted_by is not None}
 CANCELLING = {FactKind.SETTLEMENT_VOID: FactKind.SETTLEMENT_PERFORMED}
-"""A voided settlement cancels the bonus of a performed one in the same case (no penalty: the fault may lie with
-the other side)."""
+"""A voided settlement cancels the bonus of the same settlement's performance (`settlement_ref`), whatever the two
+are dated: a void agreement was never honoured. No penalty: the fault may lie with the other side."""
 
 NEGATIVE_KINDS = frozenset(k for k, r in RULES.items() if r.points < 0) | frozenset(CANCELLING)
 POSITIVE_KINDS = frozenset(k for k, r in RULES.items() if r.points > 0) | frozenset(LIFTING)
@@ -108,6 +113,15 @@ class FactLike(Protocol):
     def case_number(self) -> str | None: ...
     @property
     def expires_on(self) -> date | None: ...
+    @property
+    def details(self) -> Mapping[str, object]: ...
+
+
+def settlement_ref(fact: FactLike) -> tuple[str, str]:
+    """(case number, settlement id): which settlement a settlement fact is about — the scheme of docs/points.md
+    (points.rules.settlement_ref; integrity/ may not import points/, a test checks the two agree)."""
+    sid = fact.details.get("settlement_id", "") if fact.details else ""
+    return (fact.case_number or "", str(sid) if sid is not None else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +149,14 @@ def _age_on(birth: date, on: date) -> int:
 
 
 def _lifted(fact: FactLike, lifts: Iterable[FactLike]) -> bool:
+    """A later (or same-day) lifting fact of the same case ends a negative reason (delisting, closing, lifting)."""
     return any(lift.case_number == fact.case_number and lift.occurred_on >= fact.occurred_on for lift in lifts)
+
+
+def _cancelled(fact: FactLike, cancels: Iterable[FactLike]) -> bool:
+    """A cancelling fact about the same settlement (not merely the same case) takes the bonus away."""
+    ref = settlement_ref(fact)
+    return any(settlement_ref(cancel) == ref for cancel in cancels)
 
 
 def compute(facts: Sequence[FactLike], person_birth_date: date | None, today: date) -> IntegrityResult:
@@ -170,7 +191,7 @@ def compute(facts: Sequence[FactLike], person_birth_date: date | None, today: da
         if rule.lifted_by is not None and _lifted(fact, by_kind.get(rule.lifted_by, ())):
             continue
         cancelled_by = [k for k, target in CANCELLING.items() if target == fact.kind]
-        if any(_lifted(fact, by_kind.get(k, ())) for k in cancelled_by):
+        if any(_cancelled(fact, by_kind.get(k, ())) for k in cancelled_by):
             continue
         cases = (fact.case_number,) if fact.case_number else ()
         reasons.append(Reason(rule.reason, rule.points, cases, (fact.id,), expires, rule.forces))

@@ -5,17 +5,21 @@ runs for each person with new facts: docket.facts_follower), keeps a snapshot of
 person's history), answers agency queries (scope + stated purpose + rate limit; colour, validity and a signed
 verification code only — never case details), and runs appeals and repair requests (信用修复) to a judge's
 decision. Every query, appeal, decision and access link is written to the hash-chained audit log in the same
-transaction as its row. It reads docket/ only (never hearing/): app/ hands it the register, facts and signing key.
+transaction as its row; a decision, the recomputed snapshot and both their audit entries are one transaction, so
+an outcome is never recorded without its recomputation. Evidence files go to an object store app/ hands in
+(integrity.evidence.EvidenceStore); judges open them through expiring links, each view audited. It reads docket/
+only (never hearing/): app/ hands it the register, facts, signing key and evidence store.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from time import time_ns
@@ -33,13 +37,30 @@ from docket.tables_integrity import (
     integrity_agencies,
     integrity_appeals,
     integrity_codes,
+    integrity_evidence,
     integrity_queries,
     litigation_facts,
 )
 from docket.transactions import transaction
+from integrity.evidence import (
+    MAX_EVIDENCE_BYTES,
+    MAX_EVIDENCE_FILES,
+    VIEW_TTL,
+    EvidenceFile,
+    EvidenceLink,
+    EvidenceStore,
+    EvidenceUpload,
+    Refusal,
+    RefusalCode,
+    check_files,
+    evidence_digest,
+    object_key,
+)
 from integrity.ratelimit import QUERY_BURST, QUERY_RATE, LimiterUnavailable, MemoryQueryLimiter, QueryLimiter
 from integrity.rules import IntegrityResult, Reason, compute
 from integrity.signing import CodeSigner
+
+log = logging.getLogger("integrity")
 
 MAX_PURPOSE = 500
 MIN_PURPOSE = 4
@@ -95,6 +116,30 @@ class AgencyUnknown(IntegrityRefused):
 
 class AccessDenied(IntegrityRefused):
     code, status = "access_denied", 401
+
+
+class AccessRevoked(AccessDenied):
+    """The link was withdrawn by court staff; a new one must be asked for."""
+
+    code = "access_revoked"
+
+
+_EVIDENCE_STATUS = {RefusalCode.TOO_LARGE: 413, RefusalCode.UNSUPPORTED_TYPE: 415}
+
+
+class EvidenceRefused(IntegrityRefused):
+    """An evidence file the court does not accept (empty, too large, not PDF/PNG/JPEG, too many)."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message)
+        self.code = refusal.code.value
+        self.status = _EVIDENCE_STATUS.get(refusal.code, 422)
+
+
+class EvidenceUnavailable(IntegrityRefused):
+    """No evidence store is configured, or it did not answer: nothing was filed."""
+
+    code, status = "evidence_unavailable", 503
 
 
 class AlreadyDecided(IntegrityRefused):
@@ -171,6 +216,7 @@ class Appeal:
     decided_by: str | None = None
     decision: str | None = None
     decided_at: datetime | None = None
+    files: tuple[EvidenceFile, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,10 +240,20 @@ def _reasons_json(reasons: Sequence[Reason]) -> list[dict[str, Any]]:
              "forces": r.forces.value if r.forces else None} for r in reasons]
 
 
-def _appeal(r: Any) -> Appeal:
+def _appeal(r: Any, files: Sequence[EvidenceFile] = ()) -> Appeal:
     return Appeal(r.id, r.person_id, AppealKind(r.kind), r.text, tuple(json.loads(r.evidence)),
                   tuple(json.loads(r.fact_ids)), AppealStatus(r.status), r.filed_at, r.decided_by, r.decision,
-                  r.decided_at)
+                  r.decided_at, tuple(files))
+
+
+def _evidence(r: Any) -> EvidenceFile:
+    return EvidenceFile(r.id, r.appeal_id, r.name, r.media_type, int(r.size), r.sha256, r.object_key, r.uploaded_at)
+
+
+def _fact(r: Any) -> Fact:
+    return Fact(person_id=r.person_id, kind=FactKind(r.kind), occurred_on=r.occurred_on, source=r.source,
+                source_ref=r.source_ref, case_number=r.case_number, details=json.loads(r.details),
+                expires_on=r.expires_on, id=r.id, seq=int(r.seq), recorded_at=r.recorded_at)
 
 
 class IntegrityService:
@@ -205,12 +261,16 @@ class IntegrityService:
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  monotonic: Callable[[], float] | None = None,
                  query_rate: float = QUERY_RATE, query_burst: int = QUERY_BURST,
-                 limiter: QueryLimiter | None = None) -> None:
+                 limiter: QueryLimiter | None = None, evidence_store: EvidenceStore | None = None,
+                 max_evidence_bytes: int = MAX_EVIDENCE_BYTES) -> None:
         """`limiter` meters agency queries (app/ passes a Redis one when instances share Redis); by default a
-        per-process bucket of `query_rate`/`query_burst` timed by `monotonic` (else the clock)."""
+        per-process bucket of `query_rate`/`query_burst` timed by `monotonic` (else the clock). `evidence_store`
+        keeps appeal evidence files (app/ passes the platform's object store); without one, files are refused."""
         self.court = court
         self.facts = facts
         self.signer = signer
+        self.evidence_store = evidence_store
+        self.max_evidence_bytes = max_evidence_bytes
         self._clock = clock
         self._monotonic = monotonic or (lambda: self._clock().timestamp())
         self.limiter: QueryLimiter = limiter or MemoryQueryLimiter(query_rate, query_burst,
@@ -234,14 +294,30 @@ class IntegrityService:
         """The person's code now: computed from their facts (minus those set aside by granted appeals), stored as
         a snapshot when it differs from the last one, and signed. NotFound for an unknown person."""
         person = await self.court.get_person(person_id)
-        facts = await self.facts.facts_of(person_id)
         now = self._clock()
-        async with self._tx("reading granted appeals") as conn:
-            excluded = await self._excluded_facts(conn, person_id)
-        result = compute([f for f in facts if f.id not in excluded], person.birth_date, now.date())
-        facts_seq = max((f.seq for f in facts), default=0)
-        await self._snapshot(person_id, result, facts_seq, trigger, now)
-        return self._view(person_id, result, facts_seq, now)
+        async with self._tx("recording an integrity code", write=True) as conn:
+            await self._take_turn(conn, person_id)
+            result, facts_seq = await self._compute_in(conn, person_id, person.birth_date, now)
+            await self._snapshot_in(conn, person_id, result, facts_seq, trigger, now)
+            return self._view(person_id, result, facts_seq, now)
+
+    @staticmethod
+    async def _take_turn(conn: AsyncConnection, person_id: str) -> None:
+        """Computations of one person take turns, so the snapshot check cannot race (PostgreSQL: an advisory
+        lock until the transaction ends; SQLite's BEGIN IMMEDIATE already serialises writers)."""
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:cls, hashtext(:person))"),
+                               {"cls": _PG_SNAPSHOT_LOCK, "person": person_id})
+
+    async def _compute_in(self, conn: AsyncConnection, person_id: str, birth_date: Any,
+                          now: datetime) -> tuple[IntegrityResult, int]:
+        """The rules over the person's facts as this transaction sees them (a decision made in it included)."""
+        rows = await conn.execute(select(litigation_facts).where(litigation_facts.c.person_id == person_id)
+                                  .order_by(litigation_facts.c.occurred_on, litigation_facts.c.seq))
+        facts = [_fact(r) for r in rows]
+        excluded = await self._excluded_facts(conn, person_id)
+        result = compute([f for f in facts if f.id not in excluded], birth_date, now.date())
+        return result, max((f.seq for f in facts), default=0)
 
     def _view(self, person_id: str, result: IntegrityResult, facts_seq: int, now: datetime) -> CodeView:
         valid_until = datetime.combine(result.valid_until, time(0), UTC)
@@ -251,35 +327,31 @@ class IntegrityService:
                         result.not_scored.value if result.not_scored else None, valid_until, result.ruleset_version,
                         now, token, facts_seq)
 
-    async def _snapshot(self, person_id: str, result: IntegrityResult, facts_seq: int, trigger: str,
-                        now: datetime) -> None:
-        """Store the result unless it adds nothing: a view equal to the last snapshot, or a facts-changed
-        recomputation that an equal one with the same facts (or one with newer facts) already recorded — so the
-        follower re-running a batch, or several instances following at once, add nothing twice."""
+    async def _snapshot_in(self, conn: AsyncConnection, person_id: str, result: IntegrityResult, facts_seq: int,
+                           trigger: str, now: datetime) -> None:
+        """Store the result (in the caller's transaction, after `_take_turn`) unless it adds nothing: a view equal
+        to the last snapshot, or a facts-changed recomputation that an equal one with the same facts (or one with
+        newer facts) already recorded — so the follower re-running a batch, or several instances following at
+        once, add nothing twice."""
         reasons = json.dumps(_reasons_json(result.reasons), sort_keys=True)
         colour = result.colour.value if result.colour else None
-        async with self._tx("recording an integrity code", write=True) as conn:
-            if conn.dialect.name == "postgresql":
-                # Snapshots of one person take turns, so the check below cannot race (SQLite: BEGIN IMMEDIATE).
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:cls, hashtext(:person))"),
-                                   {"cls": _PG_SNAPSHOT_LOCK, "person": person_id})
-            last = (await conn.execute(
-                select(integrity_codes).where(integrity_codes.c.person_id == person_id)
-                .order_by(integrity_codes.c.computed_at.desc(), integrity_codes.c.id.desc()).limit(1))).first()
-            same = last is not None and (last.colour, last.score, last.reasons, last.ruleset_version) == (
-                colour, result.score, reasons, result.ruleset_version)
-            if same and trigger == "viewed":
-                return
-            if trigger == FACTS_CHANGED and last is not None and (
-                    last.facts_seq > facts_seq or (same and last.facts_seq == facts_seq)):
-                return
-            await conn.execute(integrity_codes.insert().values(
-                # Sorts by creation (wall-clock ns first) so snapshots with the same computed_at keep their order.
-                id=f"{time_ns():016x}{uuid.uuid4().hex[:16]}",
-                person_id=person_id, colour=colour, score=result.score, reasons=reasons,
-                ruleset_version=result.ruleset_version, facts_seq=facts_seq, trigger=trigger[:64], computed_at=now,
-                valid_until=datetime.combine(result.valid_until, time(0), UTC),
-            ))
+        last = (await conn.execute(
+            select(integrity_codes).where(integrity_codes.c.person_id == person_id)
+            .order_by(integrity_codes.c.computed_at.desc(), integrity_codes.c.id.desc()).limit(1))).first()
+        same = last is not None and (last.colour, last.score, last.reasons, last.ruleset_version) == (
+            colour, result.score, reasons, result.ruleset_version)
+        if same and trigger == "viewed":
+            return
+        if trigger == FACTS_CHANGED and last is not None and (
+                last.facts_seq > facts_seq or (same and last.facts_seq == facts_seq)):
+            return
+        await conn.execute(integrity_codes.insert().values(
+            # Sorts by creation (wall-clock ns first) so snapshots with the same computed_at keep their order.
+            id=f"{time_ns():016x}{uuid.uuid4().hex[:16]}",
+            person_id=person_id, colour=colour, score=result.score, reasons=reasons,
+            ruleset_version=result.ruleset_version, facts_seq=facts_seq, trigger=trigger[:64], computed_at=now,
+            valid_until=datetime.combine(result.valid_until, time(0), UTC),
+        ))
 
     async def history(self, person_id: str, limit: int = 50) -> list[Snapshot]:
         async with self._tx("reading integrity code history") as conn:
@@ -428,17 +500,41 @@ class IntegrityService:
         return token
 
     async def person_for_access(self, token: str) -> str:
+        """The person an access token opens; AccessRevoked for a withdrawn one, AccessDenied otherwise."""
         async with self._tx("checking an integrity access link") as conn:
             row = (await conn.execute(select(integrity_access_tokens).where(
                 integrity_access_tokens.c.token_hash == _digest(token or "")))).first()
+        if row is not None and row.revoked_at is not None:
+            raise AccessRevoked(f"this access link was withdrawn by the court on {row.revoked_at:%Y-%m-%d %H:%M} "
+                                "UTC; ask the court for a new one")
         if row is None or row.expires_at <= self._clock():
             raise AccessDenied("this access link is not valid or has expired; ask the court for a new one")
         return str(row.person_id)
 
+    async def revoke_access(self, person_id: str, *, staff_id: str) -> int:
+        """Withdraw every unexpired, unrevoked access link of the person (a lost phone, a link sent to the wrong
+        address); returns how many. Audited with the count when any was withdrawn; NotFound for an unknown
+        person. Links are not listed individually: only their digests are kept, so staff cannot tell them apart,
+        and withdrawing all is what a leak calls for — the clerk then issues a fresh one."""
+        await self.court.get_person(person_id)
+        now = self._clock()
+        async with self._tx("revoking integrity access links", write=True) as conn:
+            changed = await conn.execute(update(integrity_access_tokens).where(
+                integrity_access_tokens.c.person_id == person_id, integrity_access_tokens.c.revoked_at.is_(None),
+                integrity_access_tokens.c.expires_at > now,
+            ).values(revoked_at=now, revoked_by=staff_id))
+            revoked = int(changed.rowcount or 0)
+            if revoked:
+                await append_in(conn, AuditEvent(staff_id, "staff", "integrity.access_revoked",
+                                                 f"person:{person_id}", {"revoked": revoked}))
+        return revoked
+
     # ---- appeals and repair --------------------------------------------------------------------------
 
     async def file_appeal(self, person_id: str, kind: str, text: str, *, evidence: Sequence[str] = (),
-                          fact_ids: Sequence[str] = ()) -> Appeal:
+                          fact_ids: Sequence[str] = (), files: Sequence[EvidenceUpload] = ()) -> Appeal:
+        """File an appeal or repair request with its short evidence notes and its evidence files, all or nothing:
+        every refusal (bad kind, text, fact, file type, size or count) comes before anything is stored."""
         try:
             appeal_kind = AppealKind(kind)
         except ValueError:
@@ -454,16 +550,98 @@ class IntegrityService:
         stray = [f for f in fact_ids if f not in own]
         if stray:
             raise InvalidRecord(f"fact(s) {', '.join(stray)} are not facts of this person; pick from your reasons")
-        appeal = Appeal(uuid.uuid4().hex, person_id, appeal_kind, text, tuple(items), tuple(dict.fromkeys(fact_ids)),
-                        AppealStatus.PENDING, self._clock())
-        async with self._tx("filing an appeal", write=True) as conn:
-            await conn.execute(integrity_appeals.insert().values(
-                id=appeal.id, person_id=person_id, kind=appeal_kind.value, text=text, evidence=json.dumps(items),
-                fact_ids=json.dumps(list(appeal.fact_ids)), status=appeal.status.value, filed_at=appeal.filed_at))
-            await append_in(conn, AuditEvent(person_id, AUDIT_ROLE_PERSON, "integrity.appeal_filed",
-                                             f"appeal:{appeal.id}", {"kind": appeal_kind.value,
-                                                                     "fact_ids": list(appeal.fact_ids)}))
+        checked = check_files(list(files), max_bytes=self.max_evidence_bytes, max_files=MAX_EVIDENCE_FILES)
+        if isinstance(checked, Refusal):
+            raise EvidenceRefused(checked)
+        store = self.evidence_store
+        if checked and store is None:
+            raise EvidenceUnavailable("this court does not accept evidence files yet; describe the evidence in "
+                                      "the text and bring the documents to the court")
+        now = self._clock()
+        appeal_id = uuid.uuid4().hex
+        records = []
+        for item in checked:
+            evidence_id = uuid.uuid4().hex
+            records.append(EvidenceFile(evidence_id, appeal_id, item.name, item.media_type.value, item.size,
+                                        item.sha256, object_key(appeal_id, evidence_id), now))
+        appeal = Appeal(appeal_id, person_id, appeal_kind, text, tuple(items), tuple(dict.fromkeys(fact_ids)),
+                        AppealStatus.PENDING, now, files=tuple(records))
+        stored: list[str] = []
+        try:
+            # Objects first, rows after: a crash in between leaves an unreferenced object, never a row whose
+            # file is missing. A failure removes the objects already put.
+            for record, item in zip(records, checked, strict=True):
+                if store is None:  # not reached: files without a store were refused above
+                    break
+                try:
+                    await store.put(record.object_key, item.data, item.media_type.value)
+                except Exception as exc:
+                    log.error("evidence store failed while filing appeal %s: %s", appeal_id, exc)
+                    raise EvidenceUnavailable("the court's document store did not answer; nothing was filed, "
+                                              "try again shortly") from exc
+                stored.append(record.object_key)
+            details: dict[str, Any] = {"kind": appeal_kind.value, "fact_ids": list(appeal.fact_ids)}
+            if records:
+                details |= {"evidence_files": len(records),
+                            "evidence_digest": evidence_digest([(r.id, r.sha256) for r in records])}
+            async with self._tx("filing an appeal", write=True) as conn:
+                await conn.execute(integrity_appeals.insert().values(
+                    id=appeal.id, person_id=person_id, kind=appeal_kind.value, text=text, evidence=json.dumps(items),
+                    fact_ids=json.dumps(list(appeal.fact_ids)), status=appeal.status.value, filed_at=now))
+                for position, r in enumerate(records):
+                    await conn.execute(integrity_evidence.insert().values(
+                        id=r.id, appeal_id=appeal_id, position=position, object_key=r.object_key, name=r.name,
+                        media_type=r.media_type, size=r.size, sha256=r.sha256, uploaded_at=now))
+                await append_in(conn, AuditEvent(person_id, AUDIT_ROLE_PERSON, "integrity.appeal_filed",
+                                                 f"appeal:{appeal.id}", details))
+        except BaseException:
+            await self._discard(stored)
+            raise
         return appeal
+
+    async def _discard(self, keys: Sequence[str]) -> None:
+        """Best-effort removal of objects of a filing that did not commit (logged if the store refuses)."""
+        store = self.evidence_store
+        for key in keys:
+            if store is None:
+                break
+            try:
+                await store.delete(key)
+            except Exception as exc:
+                log.warning("could not remove evidence object %s of a failed filing: %s", key, exc)
+
+    async def _files_of(self, conn: AsyncConnection, appeal_ids: Sequence[str]) -> dict[str, list[EvidenceFile]]:
+        found: dict[str, list[EvidenceFile]] = {}
+        if appeal_ids:
+            rows = await conn.execute(select(integrity_evidence).where(
+                integrity_evidence.c.appeal_id.in_(list(appeal_ids)))
+                .order_by(integrity_evidence.c.appeal_id, integrity_evidence.c.position))
+            for r in rows:
+                found.setdefault(r.appeal_id, []).append(_evidence(r))
+        return found
+
+    async def open_evidence(self, appeal_id: str, evidence_id: str, *, judge_id: str) -> EvidenceLink:
+        """An expiring link to one evidence file of an appeal, for the judge `judge_id` (the API checked the role).
+        The view is audited (`integrity.evidence_viewed`) before the link is handed out, so no unaudited link
+        exists. NotFound for an unknown appeal, or a file of another appeal."""
+        if self.evidence_store is None:
+            raise EvidenceUnavailable("this court keeps no evidence files")
+        async with self._tx("reading an evidence file") as conn:
+            row = (await conn.execute(select(integrity_evidence).where(
+                integrity_evidence.c.id == evidence_id, integrity_evidence.c.appeal_id == appeal_id))).first()
+        if row is None:
+            raise NotFound("evidence file", f"{appeal_id}/{evidence_id}")
+        file = _evidence(row)
+        now = self._clock()
+        try:
+            url = await self.evidence_store.presigned_get(file.object_key, VIEW_TTL)
+        except Exception as exc:
+            log.error("evidence store failed while opening %s: %s", file.object_key, exc)
+            raise EvidenceUnavailable("the court's document store did not answer; try again shortly") from exc
+        async with self._tx("auditing an evidence view", write=True) as conn:
+            await append_in(conn, AuditEvent(judge_id, "judge", "integrity.evidence_viewed", f"appeal:{appeal_id}",
+                                             {"evidence_id": evidence_id, "sha256": file.sha256}))
+        return EvidenceLink(url, now + VIEW_TTL, file)
 
     async def appeals(self, *, status: AppealStatus | None = AppealStatus.PENDING,
                       person_id: str | None = None) -> list[Appeal]:
@@ -473,41 +651,49 @@ class IntegrityService:
         if person_id is not None:
             query = query.where(integrity_appeals.c.person_id == person_id)
         async with self._tx("listing appeals") as conn:
-            return [_appeal(r) for r in await conn.execute(query)]
+            rows = list(await conn.execute(query))
+            files = await self._files_of(conn, [r.id for r in rows])
+        return [_appeal(r, files.get(r.id, ())) for r in rows]
 
     async def get_appeal(self, appeal_id: str) -> Appeal:
         async with self._tx("reading an appeal") as conn:
             row = (await conn.execute(select(integrity_appeals).where(integrity_appeals.c.id == appeal_id))).first()
-        if row is None:
-            raise NotFound("appeal", appeal_id)
-        return _appeal(row)
+            if row is None:
+                raise NotFound("appeal", appeal_id)
+            files = await self._files_of(conn, [appeal_id])
+        return _appeal(row, files.get(appeal_id, ()))
 
     async def decide(self, appeal_id: str, *, judge_id: str, grant: bool, decision: str) -> tuple[Appeal, CodeView]:
-        """A judge's decision; granting sets the appeal's facts aside. The code is recomputed and both audited."""
+        """A judge's decision; granting sets the appeal's facts aside. One transaction records the outcome, the
+        recomputed code's snapshot and both audit entries (`integrity.appeal_decided`, `integrity.recomputed`):
+        if any part fails, nothing is recorded and the appeal stays pending, so deciding again is safe."""
         decision = (decision or "").strip()
         if not decision or len(decision) > MAX_APPEAL_TEXT:
             raise InvalidRecord(f"give the reasons for the decision in 1 to {MAX_APPEAL_TEXT} characters")
         status = AppealStatus.GRANTED if grant else AppealStatus.REFUSED
+        appeal = await self.get_appeal(appeal_id)  # NotFound
+        person = await self.court.get_person(appeal.person_id)
         now = self._clock()
-        async with self._tx("deciding an appeal", write=True) as conn:
-            row = (await conn.execute(select(integrity_appeals).where(integrity_appeals.c.id == appeal_id))).first()
-            if row is None:
-                raise NotFound("appeal", appeal_id)
+        async with self._tx("deciding an appeal and recomputing the code", write=True) as conn:
+            await self._take_turn(conn, appeal.person_id)
             changed = await conn.execute(update(integrity_appeals).where(
                 integrity_appeals.c.id == appeal_id, integrity_appeals.c.status == AppealStatus.PENDING.value,
             ).values(status=status.value, decided_by=judge_id, decision=decision, decided_at=now))
             if changed.rowcount != 1:
-                raise AlreadyDecided(f"appeal {appeal_id} was already decided ({row.status})")
+                current = (await conn.execute(select(integrity_appeals.c.status).where(
+                    integrity_appeals.c.id == appeal_id))).scalar_one()
+                raise AlreadyDecided(f"appeal {appeal_id} was already decided ({current})")
             await append_in(conn, AuditEvent(judge_id, "judge", "integrity.appeal_decided", f"appeal:{appeal_id}",
-                                             {"person_id": row.person_id, "outcome": status.value,
-                                              "fact_ids": json.loads(row.fact_ids)}), at=now)
-        appeal = await self.get_appeal(appeal_id)
-        view = await self.code(appeal.person_id, trigger=f"appeal:{appeal_id}")
-        async with self._tx("auditing a recomputation", write=True) as conn:
+                                             {"person_id": appeal.person_id, "outcome": status.value,
+                                              "fact_ids": list(appeal.fact_ids)}), at=now)
+            # The granted appeal is visible to this transaction, so its facts are already set aside here.
+            result, facts_seq = await self._compute_in(conn, appeal.person_id, person.birth_date, now)
+            await self._snapshot_in(conn, appeal.person_id, result, facts_seq, f"appeal:{appeal_id}", now)
+            view = self._view(appeal.person_id, result, facts_seq, now)
             await append_in(conn, AuditEvent(judge_id, "judge", "integrity.recomputed", f"person:{appeal.person_id}",
                                              {"appeal_id": appeal_id, "colour": view.colour or "none",
-                                              "score": view.score, "ruleset_version": view.ruleset_version}))
-        return appeal, view
+                                              "score": view.score, "ruleset_version": view.ruleset_version}), at=now)
+        return replace(appeal, status=status, decided_by=judge_id, decision=decision, decided_at=now), view
 
     async def last_fact_seq(self) -> int:
         async with self._tx("reading the last fact seq") as conn:

@@ -26,6 +26,7 @@ from app.settings import load_settings
 from docket.audit import AuditEntry
 from docket.court import NewPerson
 from hearing.staff_auth import StaffAuth, cheap_hasher
+from integrity.rules import RULESET_VERSION
 from integrity.service import IntegrityService
 from integrity.signing import verify
 from tests.conftest import free_port
@@ -479,6 +480,44 @@ async def test_access_links_expire_and_need_a_clerk(env: Env) -> None:
     assert [e.subject for e in issued] == [f"person:{pid}"]
 
 
+async def test_staff_revoke_a_persons_access_links(env_both: Env) -> None:
+    env = env_both
+    pid, other = await env.person(), await env.person("旁人")
+    first, second, theirs = await env.access(pid), await env.access(pid), await env.access(other)
+    for headers in (first, second, theirs):
+        assert (await env.call("GET", "/me", headers=headers)).status_code == 200
+
+    # Only staff who may issue links may withdraw them; an unknown person is a 404. Refusals change nothing.
+    before = len(await env.audit())
+    _error(await env.call("POST", "/access-links/revoke", json={"person_id": pid}), 401)
+    _error(await env.call("POST", "/access-links/revoke", "judge", json={"person_id": pid}), 403, "forbidden")
+    _error(await env.call("POST", "/access-links/revoke", "clerk", json={"person_id": "ghost"}), 404, "not_found")
+    _error(await env.call("POST", "/access-links/revoke", "clerk", json={}), 422, "invalid_request")
+    assert len(await env.audit()) == before
+    assert (await env.call("GET", "/me", headers=first)).status_code == 200
+
+    r = await env.call("POST", "/access-links/revoke", "clerk", json={"person_id": pid})
+    assert r.status_code == 200 and r.json() == {"revoked": 2}, r.text
+    for headers in (first, second):
+        for path in ("/me", "/me/activity"):
+            body = _error(await env.call("GET", path, headers=headers), 401, "access_revoked")
+            assert "withdrawn" in body["message"] and "new one" in body["message"]
+        _error(await env.call("POST", "/me/appeals", headers=headers, json={"kind": "appeal", "text": "x"}),
+               401, "access_revoked")
+    assert (await env.call("GET", "/me", headers=theirs)).status_code == 200  # another person's link stands
+
+    revoked = await env.audit("integrity.access_revoked")
+    assert [(e.actor_role, e.subject, e.details) for e in revoked] == [("staff", f"person:{pid}", {"revoked": 2})]
+    # Nothing left to withdraw: nothing audited. A link issued afterwards works.
+    r = await env.call("POST", "/access-links/revoke", "admin", json={"person_id": pid})
+    assert r.json() == {"revoked": 0}
+    assert len(await env.audit("integrity.access_revoked")) == 1
+    fresh = await env.access(pid)
+    assert (await env.call("GET", "/me", headers=fresh)).status_code == 200
+    _error(await env.call("GET", "/me", headers=first), 401, "access_revoked")
+    assert await env.services.audit.verify() is None
+
+
 # ---- the signed code -----------------------------------------------------------------------------------------
 
 def _b64(data: bytes) -> str:
@@ -495,7 +534,8 @@ async def test_verify_accepts_the_code_and_refuses_tampered_and_expired_ones(env
     code = (await env.call("GET", "/me", headers=await env.access(pid))).json()["verification_code"]
     r = await env.call("POST", "/verify", json={"token": code})
     assert r.status_code == 200, r.text
-    assert r.json()["valid"] is True and r.json()["colour"] == "yellow" and r.json()["ruleset_version"] == "2026.1"
+    assert r.json()["valid"] is True and r.json()["colour"] == "yellow"
+    assert r.json()["ruleset_version"] == RULESET_VERSION
 
     prefix, payload, sig = code.split(".")
     claims = json.loads(_unb64(payload))

@@ -1,17 +1,24 @@
-"""The integrity service on SQLite and PostgreSQL: agency scopes and purpose, audit per query, rate limit, appeals."""
+"""The integrity service on SQLite and PostgreSQL: agency scopes and purpose, audit per query, rate limit, appeals
+(a decision and its recomputation commit together), access links and their revocation."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+import integrity.service as service_module
+from docket.audit import AuditEntry, AuditEvent
 from docket.court import InvalidRecord, NewCase, NewPerson, NotFound, Party, PartySide
 from docket.court_sql import SqlCourtRecords
 from docket.facts import FactKind, NewFact
 from docket.facts_sql import SqlFactRecords
 from integrity.service import (
     AccessDenied,
+    AccessRevoked,
     AgencyUnknown,
     AlreadyDecided,
     AppealStatus,
@@ -172,3 +179,106 @@ async def test_person_access_links(service: IntegrityService, court: SqlCourtRec
         await service.person_for_access(token)
     with pytest.raises(NotFound):
         await service.issue_access("nobody", staff_id="clerk-1")
+
+
+async def _decision_state(service: IntegrityService, court: SqlCourtRecords, appeal_id: str,
+                          person: str) -> tuple[AppealStatus, list[str], int]:
+    """The appeal's status, the audit actions of decisions and recomputations, and the number of snapshots."""
+    actions = [e.action for e in await court.audit.entries(limit=1000)
+               if e.action in ("integrity.appeal_decided", "integrity.recomputed")]
+    return (await service.get_appeal(appeal_id)).status, actions, len(await service.history(person, limit=1000))
+
+
+async def _listed_with_appeal(service: IntegrityService, court: SqlCourtRecords) -> tuple[str, str]:
+    person = await _adult(court)
+    listed, _ = await service.record_fact(
+        NewFact(person, FactKind.DEFAULTER_LISTED, date(2026, 3, 1), "city-exchange", "D-1", "(2026)示例执9号"),
+        actor_id="import-1", actor_role="staff")
+    appeal = await service.file_appeal(person, "appeal", "Paid in full.", fact_ids=[listed.id])
+    return person, appeal.id
+
+
+async def test_a_decision_fails_whole_if_its_recomputation_fails(service: IntegrityService, court: SqlCourtRecords,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The outcome, the recomputed snapshot and both audit entries are one transaction: a failure in the rules or
+    in the recomputation's audit entry records nothing, the appeal stays pending, and deciding again works."""
+    person, appeal_id = await _listed_with_appeal(service, court)
+    before = await _decision_state(service, court, appeal_id, person)
+    assert before[:2] == (AppealStatus.PENDING, [])
+    audit_before = len(await court.audit.entries(limit=1000))
+
+    def broken_rules(*args: Any, **kw: Any) -> Any:
+        raise RuntimeError("the rules failed")
+
+    with monkeypatch.context() as m:
+        m.setattr(service_module, "compute", broken_rules)
+        with pytest.raises(RuntimeError, match="the rules failed"):
+            await service.decide(appeal_id, judge_id="judge-1", grant=True, decision="Receipt verified.")
+    assert await _decision_state(service, court, appeal_id, person) == before
+
+    real_append = service_module.append_in
+
+    async def failing_recomputed(conn: AsyncConnection, event: AuditEvent, **kw: Any) -> AuditEntry:
+        if event.action == "integrity.recomputed":
+            raise RuntimeError("the audit log failed")
+        return await real_append(conn, event, **kw)
+
+    with monkeypatch.context() as m:
+        m.setattr(service_module, "append_in", failing_recomputed)
+        with pytest.raises(RuntimeError, match="the audit log failed"):
+            await service.decide(appeal_id, judge_id="judge-1", grant=True, decision="Receipt verified.")
+    assert await _decision_state(service, court, appeal_id, person) == before
+    assert len(await court.audit.entries(limit=1000)) == audit_before
+    assert await court.audit.verify() is None
+
+    decided, view = await service.decide(appeal_id, judge_id="judge-1", grant=True, decision="Receipt verified.")
+    assert decided.status is AppealStatus.GRANTED and view.colour == "green"
+    status, actions, snapshots = await _decision_state(service, court, appeal_id, person)
+    assert (status, actions, snapshots) == (AppealStatus.GRANTED, ["integrity.appeal_decided",
+                                                                   "integrity.recomputed"], before[2] + 1)
+    entries = [e for e in await court.audit.entries(limit=1000)
+               if e.action in ("integrity.appeal_decided", "integrity.recomputed")]
+    assert entries[1].seq == entries[0].seq + 1 and entries[1].details["appeal_id"] == appeal_id
+    assert (await service.history(person))[0].trigger == f"appeal:{appeal_id}"
+    assert await court.audit.verify() is None
+
+
+async def test_concurrent_decisions_record_one_outcome_and_one_recomputation(service: IntegrityService,
+                                                                             court: SqlCourtRecords) -> None:
+    person, appeal_id = await _listed_with_appeal(service, court)
+    results = await asyncio.gather(
+        *(service.decide(appeal_id, judge_id=f"judge-{i}", grant=i % 2 == 0, decision=f"decision {i}")
+          for i in range(4)), return_exceptions=True)
+    won = [r for r in results if not isinstance(r, BaseException)]
+    assert len(won) == 1 and all(isinstance(r, AlreadyDecided) for r in results if r not in won)
+    _, actions, _ = await _decision_state(service, court, appeal_id, person)
+    assert actions == ["integrity.appeal_decided", "integrity.recomputed"]
+    assert await court.audit.verify() is None
+
+
+async def test_revoked_access_links_are_refused_with_their_reason(service: IntegrityService,
+                                                                  court: SqlCourtRecords, clock: Clock) -> None:
+    person, other = await _adult(court), await _adult(court)
+    expired = await service.issue_access(person, staff_id="clerk-1", ttl=timedelta(hours=1))
+    clock.now += timedelta(hours=2)
+    live = [await service.issue_access(person, staff_id="clerk-1") for _ in range(2)]
+    theirs = await service.issue_access(other, staff_id="clerk-1")
+
+    assert await service.revoke_access(person, staff_id="clerk-2") == 2  # the expired link is not counted
+    for token in live:
+        with pytest.raises(AccessRevoked) as info:
+            await service.person_for_access(token)
+        assert info.value.status == 401 and info.value.code == "access_revoked"
+        assert "withdrawn by the court" in str(info.value)
+    with pytest.raises(AccessDenied) as denied:
+        await service.person_for_access(expired)
+    assert denied.value.code == "access_denied"
+    assert await service.person_for_access(theirs) == other
+
+    assert await service.revoke_access(person, staff_id="clerk-2") == 0
+    revoked = [e for e in await court.audit.entries(limit=1000) if e.action == "integrity.access_revoked"]
+    assert [(e.actor_id, e.subject, e.details) for e in revoked] == [("clerk-2", f"person:{person}", {"revoked": 2})]
+    with pytest.raises(NotFound):
+        await service.revoke_access("nobody", staff_id="clerk-2")
+    fresh = await service.issue_access(person, staff_id="clerk-1")
+    assert await service.person_for_access(fresh) == person

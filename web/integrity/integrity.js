@@ -4,6 +4,13 @@
 const IntegrityPages = (() => {
   const $ = (id) => document.getElementById(id);
   const COLOURS = { green: "绿 green", yellow: "黄 yellow", red: "红 red", none: "不评 not scored" };
+  // The server's limits (integrity/evidence.py), checked here only to spare a long upload that would be refused.
+  const MAX_FILES = 10;
+  const MAX_FILE_BYTES = 10 * 1024 * 1024;
+
+  function sizeLabel(bytes) {
+    return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : `${bytes} bytes`;
+  }
 
   async function call(path, options = {}) {
     const response = await fetch(`/api/integrity${path}`, { credentials: "same-origin", ...options });
@@ -51,24 +58,55 @@ const IntegrityPages = (() => {
       for (const q of activity.queries) {
         row("queries", [new Date(q.at).toLocaleString(), q.agency, q.scope, q.purpose, q.colour || "none"]);
       }
-      for (const a of activity.appeals) {
-        const li = document.createElement("li");
-        li.textContent = `${a.filed_at.slice(0, 10)} ${a.kind}: ${a.status}${a.decision ? ` — ${a.decision}` : ""}`;
-        $("appeals").append(li);
-      }
+      showAppeals(activity.appeals);
       $("code").hidden = false;
       $("status").textContent = "";
     } catch (err) { $("status").textContent = err.message; return; }
     $("appeal").onsubmit = async (event) => {
       event.preventDefault();
       const form = new FormData(event.target);
+      const files = form.getAll("files").filter((f) => f instanceof File && f.name);
+      const tooBig = files.find((f) => f.size > MAX_FILE_BYTES);
+      if (files.length > MAX_FILES || tooBig) {
+        $("appeal-status").textContent = tooBig
+          ? `${tooBig.name} is over ${sizeLabel(MAX_FILE_BYTES)}; scan it at a lower resolution or split it.`
+          : `Attach at most ${MAX_FILES} files; combine pages into one PDF.`;
+        return;
+      }
+      // One multipart request: the appeal is filed with all its files or, if any is refused, not at all.
+      const body = new FormData();
+      body.append("kind", form.get("kind"));
+      body.append("text", form.get("text"));
+      for (const id of disputed) body.append("fact_ids", id);
+      for (const line of String(form.get("evidence") || "").split("\n")) if (line.trim()) body.append("evidence", line);
+      for (const file of files) body.append("files", file, file.name);
+      $("appeal-status").textContent = files.length ? "Uploading…" : "Filing…";
       try {
-        await call("/me/appeals", { method: "POST", headers: { ...headers, "Content-Type": "application/json" },
-          body: JSON.stringify({ kind: form.get("kind"), text: form.get("text"), fact_ids: [...disputed],
-            evidence: String(form.get("evidence") || "").split("\n").filter((s) => s.trim()) }) });
-        $("appeal-status").textContent = "Filed: a judge will decide.";
+        const filed = await call("/me/appeals", { method: "POST", headers, body });
+        $("appeal-status").textContent = `Filed with ${filed.files.length} file(s): a judge will decide.`;
+        event.target.reset();
+        showAppeals((await call("/me/activity", { headers })).appeals);
       } catch (err) { $("appeal-status").textContent = err.message; }
     };
+  }
+
+  function showAppeals(appeals) {
+    $("appeals").replaceChildren();
+    for (const a of appeals) {
+      const li = document.createElement("li");
+      li.textContent = `${a.filed_at.slice(0, 10)} ${a.kind}: ${a.status}${a.decision ? ` — ${a.decision}` : ""}`;
+      if (a.files.length) {
+        const files = document.createElement("ul");
+        files.className = "files";
+        for (const f of a.files) {
+          const item = document.createElement("li");
+          item.textContent = `${f.name} (${sizeLabel(f.size)})`;
+          files.append(item);
+        }
+        li.append(files);
+      }
+      $("appeals").append(li);
+    }
   }
 
   function agency() {
@@ -99,6 +137,9 @@ const IntegrityPages = (() => {
       text.textContent = `${a.filed_at.slice(0, 10)} · ${a.kind} · person ${a.person_id}: ${a.text}`;
       const evidence = document.createElement("p");
       evidence.textContent = `Evidence: ${a.evidence.join("; ") || "none"} · facts: ${a.fact_ids.join(", ") || "none"}`;
+      const files = document.createElement("ul");
+      files.className = "files";
+      for (const f of a.files) files.append(evidenceItem(a, f));
       const reason = document.createElement("textarea");
       reason.placeholder = "Reasons for the decision";
       const decide = (grant) => async () => {
@@ -110,9 +151,39 @@ const IntegrityPages = (() => {
       };
       const grant = document.createElement("button"); grant.textContent = "Grant"; grant.onclick = decide(true);
       const refuse = document.createElement("button"); refuse.textContent = "Refuse"; refuse.onclick = decide(false);
-      li.append(text, evidence, reason, grant, refuse);
+      li.append(text, evidence, files, reason, grant, refuse);
       $("queue").append(li);
     }
+  }
+
+  // One evidence file in the queue: "Open" asks the API for a short-lived link (the server audits each view)
+  // and shows it in a new tab; the link is also left on the page in case a popup blocker stops the tab.
+  function evidenceItem(appeal, file) {
+    const item = document.createElement("li");
+    item.dataset.evidence = file.id;
+    item.append(`${file.name} · ${file.media_type} · ${sizeLabel(file.size)} `);
+    const open = document.createElement("button");
+    open.type = "button";
+    open.textContent = "Open";
+    const link = document.createElement("a");
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    link.hidden = true;
+    open.onclick = async () => {
+      const tab = window.open("", "_blank");  // opened on the click, so popup blockers allow it
+      try {
+        const grant = await call(`/appeals/${encodeURIComponent(appeal.id)}/evidence/${encodeURIComponent(file.id)}`);
+        link.href = grant.url;
+        link.textContent = `link valid until ${new Date(grant.expires_at).toLocaleTimeString()}`;
+        link.hidden = false;
+        if (tab) { tab.opener = null; tab.location.href = grant.url; }
+      } catch (err) {
+        if (tab) tab.close();
+        $("status").textContent = err.message;
+      }
+    };
+    item.append(open, link);
+    return item;
   }
 
   return { person, agency, appeals };
