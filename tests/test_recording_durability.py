@@ -273,7 +273,13 @@ async def test_sigkill_mid_recording_loses_at_most_the_open_segments(
 
 
 class CuttableProxy:
-    """A TCP proxy on 127.0.0.1 to `target`; `cut()` drops every connection and refuses new ones until `restore()`."""
+    """A TCP proxy on 127.0.0.1 in front of the S3 endpoint; `cut()` stops it as a stopped endpoint stops.
+
+    Stopping moto itself would lose its in-memory bucket (and with it what was uploaded before the outage), so the
+    endpoint is stopped at its address instead: `cut()` drops every open connection and closes the listening
+    socket (new connections are refused, ECONNREFUSED, as from a stopped server) until `restore()` listens again
+    on the same port.
+    """
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
@@ -281,36 +287,32 @@ class CuttableProxy:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
-        self.refused = 0
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
+        self.up = True
 
     @property
     def endpoint(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def cut(self) -> None:
+    async def cut(self) -> None:
         self.up = False
+        if self._server is not None:
+            self._server.close()
+            self._server = None
         for w in list(self._writers):
             w.transport.abort()
         self._writers.clear()
 
-    def restore(self) -> None:
-        self.up = True
+    async def restore(self) -> None:
+        await self.start()
 
     async def close(self) -> None:
-        self.cut()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        await self.cut()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if not self.up:
-            self.refused += 1
-            writer.transport.abort()
-            return
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
         except OSError:
@@ -353,7 +355,7 @@ async def test_an_object_store_outage_delays_uploads_and_loses_nothing(
 
             await until(lambda: uploaded_video_segments(2), what="2 uploaded video segments per publisher")
             failures_before = spool.failures
-            proxy.cut()
+            await proxy.cut()
             outage = 5 * SEGMENT_SECONDS
             await until(lambda: spool.failures > failures_before, what="an upload failing during the outage")
             # the spool grows while the endpoint is unreachable: at least a segment per track per second
@@ -361,7 +363,7 @@ async def test_an_object_store_outage_delays_uploads_and_loses_nothing(
             await asyncio.sleep(outage)  # the outage lasts several segment durations (a duration, not a wait)
             grown = spool.pending
             assert grown >= 8 and len(spool_items(spool.directory)) >= grown - 1  # durable on disk, not in memory
-            proxy.restore()
+            await proxy.restore()
             await until(lambda: spool.pending < 4, timeout=90, what="the spool draining after the outage")
 
             await judge.ws.send({"type": "procedure", "transition": "close"})
