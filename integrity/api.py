@@ -4,8 +4,8 @@ Three kinds of caller, three credentials:
 - a person: an access token a clerk issued (`X-Integrity-Access` header; the page keeps it in the URL fragment,
   which browsers never send to the server, so it stays out of logs);
 - an agency: its API key (`X-Agency-Key`), checked for the scope each query names;
-- court staff: the staff session of the staff API (clerks import facts, issue and revoke links; judges decide
-  appeals and open their evidence files).
+- court staff: the staff session of the staff API (clerks import facts, issue and revoke links, create, disable,
+  re-enable agencies and replace their scopes; judges decide appeals and open their evidence files).
 Only this module touches hearing/ (for the staff session and the JSON error shape); the service below does not.
 """
 
@@ -32,7 +32,7 @@ from hearing.api.deps import ApiError, StaffDeps, route_class, translate
 from hearing.staff_auth import JUDICIAL, Permission, StaffAuth, StaffPrincipal
 from integrity.evidence import MAX_EVIDENCE_FILES, MIB, EvidenceFile, EvidenceUpload, size_label
 from integrity.imports import ImportRejected, import_facts, parse_csv, parse_json
-from integrity.service import CodeView, IntegrityRefused, IntegrityService, RateLimited
+from integrity.service import Agency, CodeView, IntegrityRefused, IntegrityService, RateLimited
 from integrity.signing import TokenInvalid, verify
 
 
@@ -126,6 +126,10 @@ class AgencyIn(BaseModel):
     scopes: list[str]
 
 
+class ScopesIn(BaseModel):
+    scopes: list[str] = Field(description="The agency's whole new set of scopes (replaces the old one)")
+
+
 class AccessIn(BaseModel):
     person_id: str
 
@@ -174,6 +178,16 @@ async def _appeal_request(request: Request, max_bytes: int) -> tuple[AppealIn, l
         return AppealIn.model_validate(fields), uploads
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
+
+
+def _agency_out(agency: Agency, changed: bool | None = None) -> dict[str, Any]:
+    """An agency as staff see it (never its key, which only its digest could give anyway)."""
+    out: dict[str, Any] = {"id": agency.id, "name": agency.name, "scopes": sorted(agency.scopes),
+                           "created_at": agency.created_at.isoformat(), "disabled": agency.disabled_at is not None,
+                           "disabled_at": agency.disabled_at.isoformat() if agency.disabled_at else None}
+    if changed is not None:
+        out["changed"] = changed
+    return out
 
 
 def _code_out(view: CodeView) -> CodeOut:
@@ -286,6 +300,33 @@ def integrity_router(ctx: IntegrityContext) -> APIRouter:
             staff.require(Permission.WRITE_REGISTER))) -> dict[str, Any]:
         agency, key = await service.create_agency(body.name, body.scopes, actor_id=principal.id)
         return {"id": agency.id, "scopes": sorted(agency.scopes), "api_key": key}
+
+    @router.get("/agencies")
+    async def list_agencies(principal: StaffPrincipal = Depends(staff.require(Permission.WRITE_REGISTER))
+                            ) -> list[dict[str, Any]]:
+        """Every agency account with its scopes and whether it is disabled (oldest first)."""
+        return [_agency_out(a) for a in await service.list_agencies()]
+
+    @router.post("/agencies/{agency_id}/disable")
+    async def disable_agency(agency_id: str, principal: StaffPrincipal = Depends(
+            staff.require(Permission.WRITE_REGISTER))) -> dict[str, Any]:
+        """Stop the agency at once: its key gets 403 `agency_disabled` from the next request, and a query in flight
+        is refused and records nothing. Audited (`integrity.agency_disabled`); `changed: false` if it already
+        was disabled. Its past queries stay in the people's activity."""
+        return _agency_out(*await service.disable_agency(agency_id, actor_id=principal.id))
+
+    @router.post("/agencies/{agency_id}/enable")
+    async def enable_agency(agency_id: str, principal: StaffPrincipal = Depends(
+            staff.require(Permission.WRITE_REGISTER))) -> dict[str, Any]:
+        """Let a disabled agency query again with its key (audited `integrity.agency_enabled`)."""
+        return _agency_out(*await service.enable_agency(agency_id, actor_id=principal.id))
+
+    @router.put("/agencies/{agency_id}/scopes")
+    async def set_agency_scopes(agency_id: str, body: ScopesIn, principal: StaffPrincipal = Depends(
+            staff.require(Permission.WRITE_REGISTER))) -> dict[str, Any]:
+        """Replace the agency's scopes: 422 `scope_unknown` for a scope that does not exist, 422 `invalid_request`
+        for none. Effective from its next query; audited (`integrity.agency_scopes_changed`, before and after)."""
+        return _agency_out(*await service.set_agency_scopes(agency_id, body.scopes, actor_id=principal.id))
 
     @router.post("/imports")
     async def import_file(request: Request, format: Literal["json", "csv"] = Query(...),

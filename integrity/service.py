@@ -3,7 +3,8 @@
 It recomputes a person's code when asked and when facts change (`recompute`, the handler the app's facts follower
 runs for each person with new facts: docket.facts_follower), keeps a snapshot of each distinct result (the
 person's history), answers agency queries (scope + stated purpose + rate limit; colour, validity and a signed
-verification code only — never case details), and runs appeals and repair requests (信用修复) to a judge's
+verification code only — never case details; staff may disable an agency or replace its scopes, effective
+at once), and runs appeals and repair requests (信用修复) to a judge's
 decision. Every query, appeal, decision and access link is written to the hash-chained audit log in the same
 transaction as its row; a decision, the recomputed snapshot and both their audit entries are one transaction, so
 an outcome is never recorded without its recomputation. Evidence files go to an object store app/ hands in
@@ -23,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from time import time_ns
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -72,6 +73,8 @@ AUDIT_ROLE_PERSON = "person"
 AUDIT_ROLE_SYSTEM = "system"
 FACTS_CHANGED = "facts_changed"
 """The trigger of a recomputation because the person's facts changed (follower, import)."""
+QUERIED = "queried"
+"""The trigger of the computation behind an agency query (snapshotted only when it adds something)."""
 _PG_SNAPSHOT_LOCK = 0x494E_5447  # "INTG": advisory lock class; the person id's hash is the second key
 
 
@@ -110,8 +113,21 @@ class ScopeDenied(IntegrityRefused):
     code, status = "scope_denied", 403
 
 
+class ScopeUnknown(IntegrityRefused):
+    """Staff named a scope that does not exist when creating an agency or replacing its scopes."""
+
+    code, status = "scope_unknown", 422
+
+
 class AgencyUnknown(IntegrityRefused):
     code, status = "agency_unknown", 401
+
+
+class AgencyDisabled(IntegrityRefused):
+    """The key is genuine but the court disabled the agency: told apart from a bad key so the agency knows to
+    ask the court rather than check its configuration."""
+
+    code, status = "agency_disabled", 403
 
 
 class AccessDenied(IntegrityRefused):
@@ -256,6 +272,39 @@ def _fact(r: Any) -> Fact:
                 expires_on=r.expires_on, id=r.id, seq=int(r.seq), recorded_at=r.recorded_at)
 
 
+def _agency(r: Any) -> Agency:
+    return Agency(r.id, r.name, frozenset(AgencyScope(s) for s in r.scopes.split()), r.created_at, r.disabled_at)
+
+
+def _known_scopes(scopes: Sequence[str]) -> frozenset[AgencyScope]:
+    """The scopes staff gave, all known and at least one."""
+    known = {s.value for s in AgencyScope}
+    unknown = sorted({s for s in scopes if s not in known})
+    if unknown:
+        raise ScopeUnknown(f"unknown scope(s) {', '.join(map(repr, unknown))}; scopes must be among "
+                           f"{', '.join(s.value for s in AgencyScope)}")
+    if not scopes:
+        raise InvalidRecord("give the agency at least one scope (to stop an agency, disable it)")
+    return frozenset(AgencyScope(s) for s in scopes)
+
+
+def _refuse_disabled(agency: Agency) -> None:
+    if agency.disabled_at is not None:
+        raise AgencyDisabled(f"agency {agency.id} was disabled by the court on {agency.disabled_at:%Y-%m-%d %H:%M} "
+                             "UTC; its key no longer works — ask the court")
+
+
+def _check_scope(agency: Agency, scope: str) -> AgencyScope:
+    try:
+        wanted = AgencyScope(scope)
+    except ValueError:
+        raise ScopeDenied(f"scope {scope!r} is not one of {', '.join(s.value for s in AgencyScope)}") from None
+    if wanted not in agency.scopes:
+        raise ScopeDenied(f"agency {agency.id} does not hold scope {wanted.value!r}; its scopes are "
+                          f"{', '.join(sorted(agency.scopes))} — ask the court to extend them")
+    return wanted
+
+
 class IntegrityService:
     def __init__(self, court: CourtRecords, facts: SqlFactRecords, signer: CodeSigner, *,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -330,9 +379,10 @@ class IntegrityService:
     async def _snapshot_in(self, conn: AsyncConnection, person_id: str, result: IntegrityResult, facts_seq: int,
                            trigger: str, now: datetime) -> None:
         """Store the result (in the caller's transaction, after `_take_turn`) unless it adds nothing: a view equal
-        to the last snapshot, or a facts-changed recomputation that an equal one with the same facts (or one with
+        to the last snapshot, a facts-changed recomputation that an equal one with the same facts (or one with
         newer facts) already recorded — so the follower re-running a batch, or several instances following at
-        once, add nothing twice."""
+        once, add nothing twice — or an agency query whose result and facts equal the last snapshot's (so busy
+        agencies do not bury the person's history in repeats)."""
         reasons = json.dumps(_reasons_json(result.reasons), sort_keys=True)
         colour = result.colour.value if result.colour else None
         last = (await conn.execute(
@@ -345,6 +395,8 @@ class IntegrityService:
         if trigger == FACTS_CHANGED and last is not None and (
                 last.facts_seq > facts_seq or (same and last.facts_seq == facts_seq)):
             return
+        if trigger == QUERIED and same and last is not None and last.facts_seq == facts_seq:
+            return  # the query itself is in integrity_queries and the audit log; a repeat result adds nothing
         await conn.execute(integrity_codes.insert().values(
             # Sorts by creation (wall-clock ns first) so snapshots with the same computed_at keep their order.
             id=f"{time_ns():016x}{uuid.uuid4().hex[:16]}",
@@ -412,12 +464,7 @@ class IntegrityService:
         """A new agency account and its API key (shown once; only its SHA-256 is kept)."""
         if not name.strip():
             raise InvalidRecord("an agency needs a name")
-        try:
-            wanted = frozenset(AgencyScope(s) for s in scopes)
-        except ValueError:
-            raise InvalidRecord(f"scopes must be among {', '.join(s.value for s in AgencyScope)}") from None
-        if not wanted:
-            raise InvalidRecord("give the agency at least one scope")
+        wanted = _known_scopes(scopes)
         key = "ica_" + secrets.token_urlsafe(32)
         agency = Agency(uuid.uuid4().hex, name.strip(), wanted, self._clock())
         async with self._tx("creating an agency", write=True) as conn:
@@ -429,30 +476,101 @@ class IntegrityService:
         return agency, key
 
     async def authenticate_agency(self, api_key: str) -> Agency:
+        """The agency holding `api_key`, read afresh on every call (no cache), so disabling one or changing its
+        scopes takes effect on its very next request. AgencyUnknown for a bad key, AgencyDisabled for a
+        disabled agency's key."""
         async with self._tx("checking an agency key") as conn:
             row = (await conn.execute(select(integrity_agencies).where(
                 integrity_agencies.c.key_hash == _digest(api_key or "")))).first()
-        if row is None or row.disabled_at is not None:
+        if row is None:
             raise AgencyUnknown("the agency API key is not valid; ask the court for a key")
-        return Agency(row.id, row.name, frozenset(AgencyScope(s) for s in row.scopes.split()), row.created_at,
-                      row.disabled_at)
+        agency = _agency(row)
+        _refuse_disabled(agency)
+        return agency
+
+    async def list_agencies(self) -> list[Agency]:
+        async with self._tx("listing agencies") as conn:
+            rows = await conn.execute(select(integrity_agencies).order_by(integrity_agencies.c.created_at,
+                                                                          integrity_agencies.c.id))
+            return [_agency(r) for r in rows]
+
+    @staticmethod
+    async def _agency_in(conn: AsyncConnection, agency_id: str, *, lock: Literal["share", "update"]) -> Agency:
+        """The agency row, locked until the transaction ends (PostgreSQL; SQLite's write transactions are already
+        serial): `update` for staff changes, `share` for a query, so a query and a disable or scope change of its
+        agency never interleave — a query recorded is one the agency was allowed to make when it committed."""
+        row = (await conn.execute(select(integrity_agencies).where(integrity_agencies.c.id == agency_id)
+                                  .with_for_update(read=lock == "share"))).first()
+        if row is None:
+            raise NotFound("agency", agency_id)
+        return _agency(row)
+
+    async def disable_agency(self, agency_id: str, *, actor_id: str,
+                             actor_role: str = "staff") -> tuple[Agency, bool]:
+        """Stop the agency at once: its key is refused (403 `agency_disabled`) from the next request, and a query
+        in flight is refused rather than recorded. Returns the agency and whether anything changed (disabling a
+        disabled agency changes and audits nothing). Audited as `integrity.agency_disabled`."""
+        now = self._clock()
+        async with self._tx("disabling an agency", write=True) as conn:
+            agency = await self._agency_in(conn, agency_id, lock="update")  # NotFound
+            if agency.disabled_at is not None:
+                return agency, False
+            await conn.execute(update(integrity_agencies).where(integrity_agencies.c.id == agency_id)
+                               .values(disabled_at=now))
+            await append_in(conn, AuditEvent(actor_id, actor_role, "integrity.agency_disabled", f"agency:{agency_id}",
+                                             {"scopes": sorted(agency.scopes),
+                                              "disabled_at": now.isoformat()}), at=now)
+        return replace(agency, disabled_at=now), True
+
+    async def enable_agency(self, agency_id: str, *, actor_id: str, actor_role: str = "staff") -> tuple[Agency, bool]:
+        """Let a disabled agency query again with its existing key (issue a new agency if the key leaked).
+        Audited as `integrity.agency_enabled` with when it had been disabled; a no-op for an enabled agency."""
+        now = self._clock()
+        async with self._tx("re-enabling an agency", write=True) as conn:
+            agency = await self._agency_in(conn, agency_id, lock="update")  # NotFound
+            if agency.disabled_at is None:
+                return agency, False
+            await conn.execute(update(integrity_agencies).where(integrity_agencies.c.id == agency_id)
+                               .values(disabled_at=None))
+            await append_in(conn, AuditEvent(actor_id, actor_role, "integrity.agency_enabled", f"agency:{agency_id}",
+                                             {"scopes": sorted(agency.scopes),
+                                              "was_disabled_at": agency.disabled_at.isoformat()}), at=now)
+        return replace(agency, disabled_at=None), True
+
+    async def set_agency_scopes(self, agency_id: str, scopes: Sequence[str], *, actor_id: str,
+                                actor_role: str = "staff") -> tuple[Agency, bool]:
+        """Replace the agency's scopes (ScopeUnknown for a scope that does not exist, InvalidRecord for none: to
+        stop an agency, disable it). Effective from its next query. Audited as `integrity.agency_scopes_changed`
+        with the scopes before and after; replacing them with the same set changes and audits nothing."""
+        wanted = _known_scopes(scopes)
+        now = self._clock()
+        async with self._tx("changing an agency's scopes", write=True) as conn:
+            agency = await self._agency_in(conn, agency_id, lock="update")  # NotFound
+            if agency.scopes == wanted:
+                return agency, False
+            await conn.execute(update(integrity_agencies).where(integrity_agencies.c.id == agency_id)
+                               .values(scopes=" ".join(sorted(wanted))))
+            await append_in(conn, AuditEvent(
+                actor_id, actor_role, "integrity.agency_scopes_changed", f"agency:{agency_id}",
+                {"before": sorted(agency.scopes), "after": sorted(wanted),
+                 "added": sorted(wanted - agency.scopes), "removed": sorted(agency.scopes - wanted)}), at=now)
+        return replace(agency, scopes=wanted), True
 
     async def query(self, agency: Agency, person: str | Callable[[], Awaitable[str]], scope: str,
                     purpose: str) -> QueryAnswer:
         """An agency's check of one person: colour, validity and a signed code only. Refusals change nothing.
         `person` is the person id, or a lookup (by identity document) run only once purpose, scope and rate
-        passed, so an agency cannot probe the register for a scope it lacks or past its rate."""
+        passed, so an agency cannot probe the register for a scope it lacks or past its rate.
+
+        The agency's standing (enabled, holding the scope) is checked again in the transaction that records the
+        query, under a lock on its row, so a disable or scope change made while the query ran wins: the query is
+        refused and nothing (snapshot, query row, audit entry) is written."""
         purpose = (purpose or "").strip()
         if len(purpose) < MIN_PURPOSE or len(purpose) > MAX_PURPOSE:
             raise PurposeMissing(f"state the purpose of the query ({MIN_PURPOSE} to {MAX_PURPOSE} characters), "
                                  "e.g. the application or tender it is for")
-        try:
-            wanted = AgencyScope(scope)
-        except ValueError:
-            raise ScopeDenied(f"scope {scope!r} is not one of {', '.join(s.value for s in AgencyScope)}") from None
-        if wanted not in agency.scopes:
-            raise ScopeDenied(f"agency {agency.id} does not hold scope {wanted.value!r}; its scopes are "
-                              f"{', '.join(sorted(agency.scopes))} — ask the court to extend them")
+        _refuse_disabled(agency)
+        wanted = _check_scope(agency, scope)
         try:
             wait = await self.limiter.take(agency.id)
         except LimiterUnavailable as exc:
@@ -460,10 +578,17 @@ class IntegrityService:
         if wait:
             raise RateLimited(f"too many queries from agency {agency.id}; retry in {wait:.0f} s", wait)
         person_id = person if isinstance(person, str) else await person()
-        view = await self.code(person_id, trigger="queried")  # NotFound for an unknown person
+        subject = await self.court.get_person(person_id)  # NotFound for an unknown person
         now = self._clock()
-        colour = view.colour or "none"
-        async with self._tx("recording an agency query", write=True) as conn:
+        async with self._tx("answering an agency query", write=True) as conn:
+            current = await self._agency_in(conn, agency.id, lock="share")
+            _refuse_disabled(current)
+            _check_scope(current, wanted.value)
+            await self._take_turn(conn, person_id)
+            result, facts_seq = await self._compute_in(conn, person_id, subject.birth_date, now)
+            await self._snapshot_in(conn, person_id, result, facts_seq, QUERIED, now)
+            view = self._view(person_id, result, facts_seq, now)
+            colour = view.colour or "none"
             query_id = uuid.uuid4().hex
             entry = await append_in(conn, AuditEvent(
                 agency.id, AUDIT_ROLE_AGENCY, "integrity.queried", f"person:{person_id}",

@@ -282,3 +282,30 @@ async def test_revoked_access_links_are_refused_with_their_reason(service: Integ
         await service.revoke_access("nobody", staff_id="clerk-2")
     fresh = await service.issue_access(person, staff_id="clerk-1")
     assert await service.person_for_access(fresh) == person
+
+
+async def test_identical_agency_queries_leave_one_snapshot_but_every_query_is_recorded(
+        service: IntegrityService, court: SqlCourtRecords, clock: Clock) -> None:
+    """Snapshots are the code's history, not a query log: a repeat of the last result on the same facts is not
+    stored again, while each query keeps its own row (the person's "who queried me") and audit entry."""
+    person = await _adult(court)
+    agency, _ = await service.create_agency("市住建局", ["subsidy"], actor_id="admin-1")
+    for _ in range(5):
+        assert (await service.query(agency, person, "subsidy", "housing subsidy application 7")).colour == "green"
+        clock.now += timedelta(seconds=1)  # a refill of the bucket (1/s, burst 3)
+    assert [(h.trigger, h.colour) for h in await service.history(person, limit=1000)] == [("queried", "green")]
+    assert len(await service.queries_of(person)) == 5
+    queried = [e for e in await court.audit.entries(limit=1000) if e.action == "integrity.queried"]
+    assert len(queried) == 5 and len({e.details["query_id"] for e in queried}) == 5
+
+    # New facts are a new basis: the next query's result is stored once, then repeats again add nothing.
+    await service.facts.add_fact(NewFact(person, FactKind.ENFORCEMENT_OPENED, date(2026, 2, 1), "city-exchange",
+                                         "X-9", "(2026)示例执1号"))
+    for _ in range(2):
+        assert (await service.query(agency, person, "subsidy", "housing subsidy application 8")).colour == "yellow"
+        clock.now += timedelta(seconds=1)
+    await service.code(person)  # a view of the same result adds nothing either
+    assert [(h.trigger, h.colour) for h in await service.history(person, limit=1000)] == [
+        ("queried", "yellow"), ("queried", "green")]
+    assert len(await service.queries_of(person)) == 7
+    assert await court.audit.verify() is None
