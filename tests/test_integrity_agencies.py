@@ -18,16 +18,9 @@ from integrity.service import QUERIED, AgencyDisabled, ScopeDenied
 from tests.test_integrity_api import Env, _enforcement, _env, _error
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'court.db'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
 @pytest.fixture
-async def env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Env]:
-    async for e in _env(tmp_path, db_url, monkeypatch):
+async def env(court_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Env]:
+    async for e in _env(tmp_path, court_url, monkeypatch):
         yield e
 
 

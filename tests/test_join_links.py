@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -96,13 +95,6 @@ def test_default_ttl_runs_to_the_end_plus_two_hours_within_bounds() -> None:
 # ---- issuing, on both backends ------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'links.db'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
 @dataclass
 class Env:
     court: SqlCourtRecords
@@ -118,9 +110,9 @@ class Env:
 
 
 @pytest.fixture
-async def env(db_url: str) -> AsyncIterator[Env]:
-    records = await open_records(db_url)
-    court = await open_court_records(db_url, migrate=False, id_hash_iterations=1_000)
+async def env(court_url: str) -> AsyncIterator[Env]:
+    records = await open_records(court_url)
+    court = await open_court_records(court_url, migrate=False, id_hash_iterations=1_000)
     try:
         yield Env(court, records, SqlHearingRooms(court.engine), TokenService("test-secret-" + "x" * 32))
     finally:

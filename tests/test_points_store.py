@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
@@ -30,16 +29,9 @@ from points.store import (
 from points.store_sql import SqlPointsStore
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'court.db'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
 @pytest.fixture
-async def court(db_url: str) -> AsyncIterator[SqlCourtRecords]:
-    db = await open_court_records(db_url, id_hash_iterations=1_000)
+async def court(court_url: str) -> AsyncIterator[SqlCourtRecords]:
+    db = await open_court_records(court_url, id_hash_iterations=1_000)
     try:
         yield db
     finally:
