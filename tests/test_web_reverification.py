@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
-from playwright.async_api import Page, Route
+from playwright.async_api import Route
 
 from docket.court import ParticipantStatus
 from hearing.roles import Role
-from tests.browser import ARTIFACTS, WAIT_MS, PageErrors, chromium, fresh_context, wait_state
-from tests.court import Seated, seat_hearing
-from tests.live import LiveServer, live_server
+from tests.browser import ARTIFACTS, WAIT_MS, chromium, fresh_context
+from tests.court import seat_hearing
+from tests.live import live_server
+from tests.test_web_transcript import api, open_seat
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -25,19 +25,6 @@ DEFAULT = ["defendant", "detainee", "interpreter", "plaintiff", "witness"]
 
 METHODS_JS = """() => { const s = document.querySelector('#transcript-sign:not([hidden]) select[data-sign-method]');
                         return s ? [...s.options].map(o => o.value) : null; }"""
-
-
-async def open_seat(ctx, server: LiveServer, seated: Seated, label: str) -> Page:  # type: ignore[no-untyped-def]
-    page = await ctx.new_page()
-    page.errors = PageErrors(page)  # type: ignore[attr-defined]
-    await page.goto(f"{server.base}/join#token={seated[label].token}&skipcheck=1")
-    await wait_state(page, "connected")
-    return page
-
-
-def api(server: LiveServer, seated: Seated, label: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=f"{server.base}/api/rooms/{seated.room}", timeout=30,
-                             headers={"Authorization": f"Bearer {seated[label].token}"})
 
 
 async def test_clerk_requires_counsel_to_reverify(tmp_path) -> None:
