@@ -119,7 +119,8 @@ def build_services(settings: Settings) -> Services:
         sfu = Sfu(MediaConfig(ice_servers=settings.ice_servers(), video_codec=settings.video_codec), hub)
         hub.media = sfu
         metrics.registry.register(SfuCollector(sfu))
-        spool = Spool(settings.var_dir / "recordings" / "spool", objects)
+        spool = Spool(settings.var_dir / "recordings" / "spool", objects,
+                      quarantine=settings.var_dir / "recordings" / "quarantine")
         recorder = RoomRecorder(sfu, spool, settings.var_dir / "recordings" / "work",
                                 segment_seconds=settings.recording_segment_seconds)
         recording = RecordingControl(recorder)
@@ -148,7 +149,7 @@ async def start_services(services: Services, *, progress: Callable[[str], None] 
     await services.objects.ping()
     if services.recorder is not None:
         # what a killed recorder left in its work directory, before any recording reuses it
-        quarantine = s.var_dir / "recordings" / "quarantine"
+        quarantine = services.recorder.spool.quarantine or s.var_dir / "recordings" / "quarantine"
         left = await asyncio.to_thread(recover_leftovers, services.recorder.work_dir, quarantine)
         if left.quarantined and progress is not None:
             progress(f"{len(left.quarantined)} recording segments never chained are kept in {quarantine}")

@@ -71,8 +71,10 @@ class Spool:
         base_delay: float = 0.5,
         max_delay: float = 30.0,
         verify: Literal["size", "hash"] = "size",
+        quarantine: Path | None = None,
     ) -> None:
         self.directory = Path(directory)
+        self.quarantine = quarantine
         self.directory.mkdir(parents=True, exist_ok=True)
         self.store = store
         self.base_delay = base_delay
@@ -158,13 +160,39 @@ class Spool:
             committed.add(item_id)
             items.append(item)
         for leftover in itertools.chain(self.directory.glob("*.data"), self.directory.glob("*.tmp-*")):
-            if ".tmp-" in leftover.name or leftover.stem not in committed:
-                # interrupted add: never acknowledged to anyone, never chained; say so, an operator may ask
-                with contextlib.suppress(OSError):
-                    log.warning("spool: removing %s (%d bytes), added by a process that stopped before committing "
-                                "it; it was never in a manifest", leftover, leftover.stat().st_size)
-                leftover.unlink(missing_ok=True)
+            if ".tmp-" in leftover.name:
+                leftover.unlink(missing_ok=True)  # a half-written file: never complete
+            elif leftover.stem not in committed:
+                self._set_aside(leftover)
         return items
+
+    def _set_aside(self, data: Path) -> None:
+        """An add interrupted between moving the bytes in and committing the sidecar: complete, never chained.
+
+        Like a closed segment that never reached the spool (recordings.leftovers), it is kept in the quarantine
+        folder with a note for an operator, not uploaded (no manifest entry vouches for it) and not deleted.
+        """
+        try:
+            size, digest = _sha256_file(data)
+        except OSError:
+            return
+        if self.quarantine is None:
+            log.warning("spool: removing %s (%d bytes), added by a process that stopped before committing it; it "
+                        "was never in a manifest", data, size)
+            data.unlink(missing_ok=True)
+            return
+        self.quarantine.mkdir(parents=True, exist_ok=True)
+        target = self.quarantine / f"spool-{data.name}"
+        note = {"source": "spool", "file": target.name, "size": size, "sha256": digest,
+                "reason": "added to the upload spool by a process that stopped before committing it; never chained"}
+        try:
+            write_atomically(self.quarantine / f"{target.name}.json", json.dumps(note).encode())
+            os.replace(data, target)
+            fsync_dir(self.quarantine)
+        except OSError as exc:
+            log.error("spool: could not quarantine %s (%s); left in place for the next start", data, exc)
+            return
+        log.warning("spool: %s (%d bytes, never chained) kept in %s for an operator", data.name, size, target)
 
     def pending_items(self, prefix: str) -> list[SpoolItem]:
         """Committed items whose key starts with `prefix` that are not uploaded yet (read-only; for chain recovery)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -198,3 +199,24 @@ async def test_s3_outage_then_recovery(tmp_path: Path, s3_bucket: str) -> None:
         await spool.stop()
         await s3.close()
         server.stop()
+
+
+async def test_an_add_cut_off_before_its_commit_is_quarantined_not_uploaded(tmp_path: Path) -> None:
+    """Bytes moved into the spool by a process killed before the sidecar: complete, never chained. Kept aside with a
+    note (size, SHA-256) for an operator; not uploaded, since no manifest entry vouches for them; not deleted."""
+    store = LocalObjectStore(tmp_path / "store", url_base="http://x", signing_key=b"k")
+    spool = Spool(tmp_path / "spool", store, quarantine=tmp_path / "quarantine")
+    committed = spool.add_bytes_sync("recordings/h/tracks/t/00000001-000000.webm", b"closed segment")
+    orphan = tmp_path / "spool" / "00000000000000000001-1-00000009.data"
+    orphan.write_bytes(b"a segment whose sidecar never came")
+    (tmp_path / "spool" / "x.data.tmp-1").write_bytes(b"half")
+    assert await spool.recover() == 1
+    spool.start()
+    await asyncio.wait_for(spool.drain(), 20)
+    await spool.stop()
+    assert [o.key for o in await store.list("recordings/")] == [committed.key]
+    assert sorted(p.name for p in (tmp_path / "spool").iterdir()) == []
+    kept = tmp_path / "quarantine" / f"spool-{orphan.name}"
+    assert kept.read_bytes() == b"a segment whose sidecar never came"
+    note = json.loads((tmp_path / "quarantine" / f"{kept.name}.json").read_text())
+    assert note["size"] == len(kept.read_bytes()) and note["sha256"] == hashlib.sha256(kept.read_bytes()).hexdigest()
