@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import httpx
+
 from docket.court import Hearing, NewCase, NewHearing, NewParticipant, NewPerson, Party, PartySide
 from docket.records import IssuedToken
 from hearing.roles import ROLE_GRANTS, Role
@@ -71,3 +73,9 @@ async def bind_new_link(server: LiveServer, room_id: str, participant_id: str, r
         expires_at=datetime.fromtimestamp(claims.expires_at, UTC)))
     await server.services.court.bind_token(participant_id, claims.jti)
     return token
+
+
+def room_api(server: LiveServer, seated: Seated, label: str | None) -> httpx.AsyncClient:
+    """The in-hearing HTTP API (`/api/rooms/{room}`) as `label` (their join link as bearer), or anonymous (None)."""
+    headers = {"Authorization": f"Bearer {seated[label].token}"} if label else {}
+    return httpx.AsyncClient(base_url=f"{server.base}/api/rooms/{seated.room}", headers=headers, timeout=30)

@@ -12,7 +12,7 @@ import pytest
 
 from docket.court import ParticipantStatus
 from hearing.roles import Role
-from tests.court import Seated, seat_hearing
+from tests.court import room_api, seat_hearing
 from tests.live import LiveServer, live_server
 from tests.test_exhibits_core import make_pdf
 
@@ -28,18 +28,14 @@ async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
         yield s
 
 
-def api(server: LiveServer, seated: Seated, label: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=f"{server.base}/api/rooms/{seated.room}", timeout=30,
-                             headers={"Authorization": f"Bearer {seated[label].token}"})
-
 
 async def test_staff_see_who_viewed_each_exhibit_and_parties_are_refused(server: LiveServer) -> None:
     seated = await seat_hearing(server, "trial", PEOPLE, state="in_session")
     for label in ("plaintiff", "defendant", "observer"):
         await server.services.court.set_participant_status(seated[label].participant_id, ParticipantStatus.ADMITTED)
-    async with api(server, seated, "plaintiff") as plaintiff, api(server, seated, "defendant") as defendant, \
-            api(server, seated, "judge") as judge, api(server, seated, "clerk") as clerk, \
-            api(server, seated, "observer") as observer:
+    async with room_api(server, seated, "plaintiff") as plaintiff, room_api(server, seated, "defendant") as defendant, \
+            room_api(server, seated, "judge") as judge, room_api(server, seated, "clerk") as clerk, \
+            room_api(server, seated, "observer") as observer:
         r = await plaintiff.post("/exhibits", files={"file": ("合同.pdf", make_pdf(2), "application/pdf")})
         assert r.status_code == 201, r.text
         contract = r.json()
@@ -91,7 +87,7 @@ async def test_the_list_belongs_to_the_callers_hearing(server: LiveServer) -> No
     other = await seat_hearing(server, "trial", PEOPLE, state="in_session")
     await server.services.court.set_participant_status(seated["plaintiff"].participant_id,
                                                        ParticipantStatus.ADMITTED)
-    async with api(server, seated, "plaintiff") as plaintiff, api(server, other, "judge") as stranger:
+    async with room_api(server, seated, "plaintiff") as plaintiff, room_api(server, other, "judge") as stranger:
         r = await plaintiff.post("/exhibits", files={"file": ("合同.pdf", make_pdf(1), "application/pdf")})
         assert r.status_code == 201, r.text
         assert (await stranger.get("/exhibit-views")).json() == []

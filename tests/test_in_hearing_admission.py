@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from hearing.roles import Role
-from tests.court import Seated, seat_hearing
+from tests.court import Seated, room_api, seat_hearing
 from tests.live import Client, LiveServer, live_server
 from tests.test_exhibits_core import make_pdf
 
@@ -27,10 +27,6 @@ async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
     async with live_server(tmp_path, MEDIA_ENABLED=False) as s:
         yield s
 
-
-def api(server: LiveServer, seated: Seated, label: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=f"{server.base}/api/rooms/{seated.room}", timeout=30,
-                             headers={"Authorization": f"Bearer {seated[label].token}"})
 
 
 async def join(server: LiveServer, seated: Seated, label: str) -> tuple[Client, dict[str, Any]]:
@@ -62,8 +58,8 @@ async def content_requests(client: httpx.AsyncClient, exhibit_id: str) -> dict[s
 
 async def test_waiting_party_and_witness_are_refused_until_admitted(server: LiveServer) -> None:
     seated = await seat_hearing(server, "trial", PEOPLE, state="in_session")
-    async with api(server, seated, "judge") as judge, api(server, seated, "clerk") as clerk, \
-            api(server, seated, "plaintiff") as plaintiff, api(server, seated, "witness") as witness:
+    async with room_api(server, seated, "judge") as judge, room_api(server, seated, "clerk") as clerk, \
+            room_api(server, seated, "plaintiff") as plaintiff, room_api(server, seated, "witness") as witness:
         # Court staff never wait: their links work before they have even joined the room.
         r = await judge.post("/exhibits", files={"file": ("借条.pdf", make_pdf(2), "application/pdf")})
         assert r.status_code == 201, r.text
@@ -134,8 +130,8 @@ async def test_admitted_people_read_and_sign_after_the_close_and_the_never_admit
     party_ws, _ = await join(server, seated, "plaintiff")
     await admit(judge_ws, seated["plaintiff"].participant_id, party_ws)
     defendant_ws, _ = await join(server, seated, "defendant")  # waits in the lobby to the end
-    async with api(server, seated, "clerk") as clerk, api(server, seated, "plaintiff") as plaintiff, \
-            api(server, seated, "defendant") as defendant:
+    async with room_api(server, seated, "clerk") as clerk, room_api(server, seated, "plaintiff") as plaintiff, \
+            room_api(server, seated, "defendant") as defendant:
         text = "审判长：现在开庭。\n审判长：现在闭庭。"
         assert (await clerk.put("/transcript", json={"text": text, "base_version": 0})).status_code == 200
         await judge_ws.send({"type": "procedure", "transition": "close"})
@@ -167,8 +163,8 @@ async def test_the_clerks_confirmation_is_recorded_bound_and_single_use(server: 
     party_ws, _ = await join(server, seated, "plaintiff")
     await admit(judge_ws, seated["plaintiff"].participant_id, party_ws)
     plaintiff_id = seated["plaintiff"].participant_id
-    async with api(server, seated, "clerk") as clerk, api(server, seated, "judge") as judge, \
-            api(server, seated, "plaintiff") as plaintiff:
+    async with room_api(server, seated, "clerk") as clerk, room_api(server, seated, "judge") as judge, \
+            room_api(server, seated, "plaintiff") as plaintiff:
         assert (await clerk.put("/transcript", json={"text": "笔录正文", "base_version": 0})).status_code == 200
         # The clerk must be in the room, seeing the signer; nobody but the clerk confirms; nobody confirms themself.
         r = await clerk.post("/transcript/confirmations", json={"participant_id": plaintiff_id})
@@ -224,8 +220,8 @@ async def test_the_reverification_rule_is_set_by_the_clerk_or_presiding_judge(se
     judge_ws, _ = await join(server, seated, "judge")
     party_ws, _ = await join(server, seated, "plaintiff")
     await admit(judge_ws, seated["plaintiff"].participant_id, party_ws)
-    async with api(server, seated, "clerk") as clerk, api(server, seated, "judge") as judge, \
-            api(server, seated, "plaintiff") as plaintiff:
+    async with room_api(server, seated, "clerk") as clerk, room_api(server, seated, "judge") as judge, \
+            room_api(server, seated, "plaintiff") as plaintiff:
         r = await plaintiff.put("/transcript/reverification", json={"roles": []})
         assert r.status_code == 403 and r.json()["error"] == "not_permitted"
         r = await clerk.put("/transcript/reverification", json={"roles": ["observer"]})

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from hearing.roles import Role
-from tests.court import Seated, seat_hearing
+from tests.court import Seated, room_api, seat_hearing
 from tests.live import LiveServer, live_server
 from tests.test_exhibits_core import EXE, make_pdf
 
@@ -26,10 +26,6 @@ async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
         yield s
 
 
-def api(server: LiveServer, seated: Seated, label: str | None) -> httpx.AsyncClient:
-    headers = {"Authorization": f"Bearer {seated[label].token}"} if label else {}
-    return httpx.AsyncClient(base_url=f"{server.base}/api/rooms/{seated.room}", headers=headers, timeout=30)
-
 
 async def admit_all(server: LiveServer, seated: Seated, *labels: str) -> None:
     """Parties in the register as admitted (the lobby itself is tested in test_courtroom)."""
@@ -42,14 +38,14 @@ async def admit_all(server: LiveServer, seated: Seated, *labels: str) -> None:
 async def test_links_authenticate_and_strangers_are_refused(server: LiveServer) -> None:
     seated = await seat_hearing(server, "trial", PEOPLE, state="in_session")
     other = await seat_hearing(server, "trial", PEOPLE, state="in_session")
-    async with api(server, seated, None) as anon:
+    async with room_api(server, seated, None) as anon:
         r = await anon.get("/exhibits")
         assert r.status_code == 401 and "Bearer" in r.json()["message"]
     async with httpx.AsyncClient(base_url=f"{server.base}/api/rooms/{seated.room}", timeout=30,
                                  headers={"Authorization": f"Bearer {other['plaintiff'].token}"}) as wrong:
         r = await wrong.get("/exhibits")
         assert r.status_code == 401 and r.json()["error"] == "token_refused"  # a link for another room
-    async with api(server, seated, "plaintiff") as me:
+    async with room_api(server, seated, "plaintiff") as me:
         r = await me.get("/exhibits")  # a valid link, but still in the lobby
         assert r.status_code == 403 and r.json()["error"] == "not_admitted"
         await admit_all(server, seated, "plaintiff")
@@ -62,8 +58,8 @@ async def test_exhibits_upload_present_view_and_opinions(server: LiveServer) -> 
     judge_ws = await server.client(seated.room, seated["judge"].token)
     await judge_ws.expect("joined")
     pdf = make_pdf(3)
-    async with api(server, seated, "plaintiff") as plaintiff, api(server, seated, "defendant") as defendant, \
-            api(server, seated, "observer") as observer, api(server, seated, "judge") as judge:
+    async with room_api(server, seated, "plaintiff") as plaintiff, room_api(server, seated, "defendant") as defendant, \
+            room_api(server, seated, "observer") as observer, room_api(server, seated, "judge") as judge:
         r = await plaintiff.post("/exhibits", files={"file": ("合同.pdf", pdf, "application/pdf")})
         assert r.status_code == 201, r.text
         exhibit = r.json()
@@ -109,7 +105,7 @@ async def test_transcript_autosave_sign_and_pdf(server: LiveServer) -> None:
     await admit_all(server, seated, "plaintiff", "defendant", "clerk")
     party_ws = await server.client(seated.room, seated["plaintiff"].token)
     await party_ws.expect("joined")
-    async with api(server, seated, "clerk") as clerk, api(server, seated, "plaintiff") as plaintiff:
+    async with room_api(server, seated, "clerk") as clerk, room_api(server, seated, "plaintiff") as plaintiff:
         r = await clerk.put("/transcript", json={"text": "审判长：现在开庭。", "base_version": 0})
         assert r.status_code == 200, r.text
         first = r.json()

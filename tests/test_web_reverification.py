@@ -14,9 +14,9 @@ from playwright.async_api import Route
 from docket.court import ParticipantStatus
 from hearing.roles import Role
 from tests.browser import ARTIFACTS, WAIT_MS, chromium, fresh_context
-from tests.court import seat_hearing
+from tests.court import room_api, seat_hearing
 from tests.live import live_server
-from tests.test_web_transcript import api, open_seat
+from tests.test_web_transcript import open_seat
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -34,7 +34,7 @@ async def test_clerk_requires_counsel_to_reverify(tmp_path) -> None:
             await server.services.court.set_participant_status(seated[label].participant_id,
                                                                ParticipantStatus.ADMITTED)
         async with fresh_context(browser) as c1, fresh_context(browser) as c2, \
-                api(server, seated, "judge") as judge_api, api(server, seated, "counsel") as counsel_api:
+                room_api(server, seated, "judge") as judge_api, room_api(server, seated, "counsel") as counsel_api:
             clerk = await open_seat(c1, server, seated, "clerk")
             counsel = await open_seat(c2, server, seated, "counsel")
 

@@ -6,14 +6,13 @@ panel, confirms them for signing; then they sign; the PDF downloads."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from playwright.async_api import Page
 
 from docket.court import ParticipantStatus
 from hearing.roles import Role
 from tests.browser import ARTIFACTS, WAIT_MS, PageErrors, chromium, fresh_context, wait_state
-from tests.court import Seated, seat_hearing
+from tests.court import Seated, room_api, seat_hearing
 from tests.live import LiveServer, live_server
 
 pytestmark = pytest.mark.timeout(240)
@@ -29,10 +28,6 @@ async def open_seat(ctx, server: LiveServer, seated: Seated, label: str) -> Page
     return page
 
 
-def api(server: LiveServer, seated: Seated, label: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=f"{server.base}/api/rooms/{seated.room}", timeout=30,
-                             headers={"Authorization": f"Bearer {seated[label].token}"})
-
 
 async def test_autosave_read_close_sign_and_pdf(tmp_path) -> None:
     async with live_server(tmp_path) as server, chromium() as browser:
@@ -41,7 +36,7 @@ async def test_autosave_read_close_sign_and_pdf(tmp_path) -> None:
             await server.services.court.set_participant_status(seated[label].participant_id,
                                                                ParticipantStatus.ADMITTED)
         async with fresh_context(browser) as c1, fresh_context(browser) as c2, fresh_context(browser) as c3, \
-                api(server, seated, "judge") as judge_api:
+                room_api(server, seated, "judge") as judge_api:
             clerk = await open_seat(c1, server, seated, "clerk")
             plaintiff = await open_seat(c2, server, seated, "plaintiff")
             judge = await open_seat(c3, server, seated, "judge")
