@@ -14,6 +14,7 @@ only (never hearing/): app/ hands it the register, facts, signing key and eviden
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -675,7 +676,9 @@ class IntegrityService:
         stray = [f for f in fact_ids if f not in own]
         if stray:
             raise InvalidRecord(f"fact(s) {', '.join(stray)} are not facts of this person; pick from your reasons")
-        checked = check_files(list(files), max_bytes=self.max_evidence_bytes, max_files=MAX_EVIDENCE_FILES)
+        # hashing up to MAX_EVIDENCE_FILES × the size cap takes a noticeable time: off the event loop
+        checked = await asyncio.to_thread(check_files, list(files), max_bytes=self.max_evidence_bytes,
+                                          max_files=MAX_EVIDENCE_FILES)
         if isinstance(checked, Refusal):
             raise EvidenceRefused(checked)
         store = self.evidence_store
