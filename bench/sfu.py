@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import clip
+from bench.netns import NetPair, veth_pair
 
 SECRET = "bench-sfu-secret-" + "s" * 24
 MODES = ("sfu", "mediarelay")
@@ -56,8 +57,12 @@ def _server_command(mode: str, port: int) -> list[str]:
 
 
 @contextlib.contextmanager
-def server(mode: str, codec: str) -> Iterator[tuple[int, int, Path]]:
-    """A fresh server process (own temp var dir, free port) until /healthz answers; yields (port, pid, log)."""
+def server(mode: str, codec: str, net: NetPair | None = None,
+           extra_env: dict[str, str] | None = None) -> Iterator[tuple[int, int, Path]]:
+    """A fresh server process (own temp var dir, free port) until /healthz answers; yields (port, pid, log).
+
+    With `net` it runs in the server namespace, bound to and offering only the veth address there.
+    """
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix=f"bench-{mode}-") as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "S3_", "DATABASE_"))}
@@ -65,12 +70,19 @@ def server(mode: str, codec: str) -> Iterator[tuple[int, int, Path]]:
                    ICE_HOST_ADDRESSES="127.0.0.1", VIDEO_CODEC=codec.upper(), MEDIA_ENABLED="true",
                    WS_RATE_PER_SECOND="1000", WS_RATE_BURST="1000", WS_IDLE_TIMEOUT_SECONDS="300",
                    LOG_LEVEL="WARNING", STUN_SERVERS="", TURN_SERVERS="")
+        if net is not None:
+            env.update(HEARING_HOST=net.server_ip, ICE_HOST_ADDRESSES=net.server_ip)
+        env.update(extra_env or {})
         log_path = Path(tmp) / "server.log"
+        cmd = _server_command(mode, port)
         with log_path.open("wb") as log:
-            proc = subprocess.Popen(_server_command(mode, port), env=env, stdout=log, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(net.in_server(cmd) if net else cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
+            if net is not None:  # /healthz is out of reach from here: wait for the port from the client side
+                if not net.wait_listening(port) or proc.poll() is not None:
+                    raise RuntimeError(f"the {mode} server did not start:\n{_tail(log_path)}")
             deadline = time.monotonic() + 60
-            while True:
+            while net is None:
                 try:
                     with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
                         if r.status == 200:
@@ -123,6 +135,9 @@ def _row(mode: str, codec: str, raw: dict[str, Any], base: dict[str, Any]) -> di
         "keyframe_requests_while_joining": raw["keyframe_requests_while_joining"],
         "keyframe_requests_in_window": raw["keyframe_requests_in_window"],
         "window_s": raw["window_s"],
+        "loss_max": raw.get("loss_max"),
+        "loss_mean": raw.get("loss_mean"),
+        "publisher_pkts_per_s": raw.get("publisher_pkts_per_s"),
     }
 
 
@@ -131,31 +146,125 @@ def run_mode(mode: str, codec: str, sizes: list[int], seconds: float) -> Iterato
     label = f"{mode} {codec}"
     _log(f"[{label}] starting the server...")
     with server(mode, codec) as (port, pid, log_path):
-        cmd = [sys.executable, "-m", "bench.sfu_clients", "--url", f"ws://127.0.0.1:{port}", "--secret", SECRET,
-               "--codec", codec, "--subscribers", ",".join(map(str, sizes)), "--seconds", str(seconds),
-               "--server-pid", str(pid), "--label", label, "--room", f"bench-{mode}"]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-        budget = 60 + len(sizes) * (seconds + 60) + seconds
-        watchdog = threading.Timer(budget, proc.kill)
-        watchdog.start()
-        base: dict[str, Any] | None = None
-        try:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                raw = json.loads(line)
-                if raw["subscribers"] == 0:
-                    base = raw
-                    _log(f"[{label}] baseline (publisher only): server CPU {raw['server_cpu_s_per_s']:.3f} s/s")
-                elif base is not None:
-                    yield _row(mode, codec, raw, base)
-            code = proc.wait()
-        finally:
-            watchdog.cancel()
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        if code != 0:
-            raise RuntimeError(f"[{label}] the clients process failed ({code}); server log:\n{_tail(log_path)}")
+        yield from run_clients(mode, codec, sizes, seconds, f"ws://127.0.0.1:{port}", pid, log_path)
+
+
+def run_clients(mode: str, codec: str, sizes: list[int], seconds: float, url: str, pid: int, log_path: Path,
+                net: NetPair | None = None, extra: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    """The clients process against a running server (in the client namespace with `net`), one row per N."""
+    label = f"{mode} {codec}"
+    cmd = [sys.executable, "-m", "bench.sfu_clients", "--url", url, "--secret", SECRET,
+           "--codec", codec, "--subscribers", ",".join(map(str, sizes)), "--seconds", str(seconds),
+           "--server-pid", str(pid), "--label", label, "--room", f"bench-{mode}", *(extra or [])]
+    if net is not None:
+        cmd = net.in_client([*cmd, "--host-address", net.client_ip])
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    budget = 60 + len(sizes) * (seconds + 60) + seconds
+    watchdog = threading.Timer(budget, proc.kill)
+    watchdog.start()
+    base: dict[str, Any] | None = None
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            raw = json.loads(line)
+            if raw["subscribers"] == 0:
+                base = raw
+                _log(f"[{label}] baseline (publisher only): server CPU {raw['server_cpu_s_per_s']:.3f} s/s")
+            elif base is not None:
+                yield _row(mode, codec, raw, base)
+        code = proc.wait()
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if code != 0:
+        raise RuntimeError(f"[{label}] the clients process failed ({code}); server log:\n{_tail(log_path)}")
+
+
+def run_janus_round(net: NetPair, codec: str, sizes: list[int], seconds: float) -> Iterator[dict[str, Any]]:
+    from bench.janus_server import janus
+
+    port = _free_port()
+    _log("[janus] starting the server...")
+    with janus(net, port) as (pid, log_path):
+        yield from run_clients("janus", codec, sizes, seconds, f"ws://{net.server_ip}:{port}", pid, log_path,
+                               net, ["--janus"])
+
+
+SFU_PATHS = {"sfu": "fast", "sfu-py": "python", "sfu-ref": "reference"}  # bench mode -> SFU_SEND_PATH
+EXTRA = {"sfu-py": "python fast path µs/pkt", "sfu-ref": "reference path µs/pkt"}  # extra table columns
+
+
+def run_sfu_round(net: NetPair, codec: str, sizes: list[int], seconds: float,
+                  reference: bool = False, mode: str | None = None) -> Iterator[dict[str, Any]]:
+    mode = mode or ("sfu-ref" if reference else "sfu")
+    _log(f"[{mode}] starting the server...")
+    env = {"SFU_SEND_PATH": SFU_PATHS[mode]}
+    with server("sfu", codec, net, env) as (port, pid, log_path):
+        yield from run_clients(mode, codec, sizes, seconds, f"ws://{net.server_ip}:{port}", pid, log_path, net)
+
+
+def vs_janus(codec: str, sizes: list[int], seconds: float, rounds: int, as_json: bool,
+             reference: bool = False, servers: list[str] | None = None) -> list[dict[str, Any]]:
+    """Alternating rounds (sfu, janus, then janus, sfu, ...) in one namespace pair: both see the same machine.
+
+    With `reference`, the SFU's reference send path (SFU_SEND_PATH=reference) runs as a third server in each round;
+    `servers` picks the servers (and their order in odd rounds) among sfu, sfu-py (SFU_SEND_PATH=python: the fast
+    path without its compiled helper), sfu-ref, janus.
+    """
+    from bench.janus_server import ensure_janus
+
+    order = servers or (["sfu", "sfu-ref", "janus"] if reference else ["sfu", "janus"])
+    if "janus" in order:
+        ensure_janus()
+    rows: list[dict[str, Any]] = []
+    with veth_pair() as net:
+        for r in range(rounds):
+            for mode in (order if r % 2 == 0 else order[::-1]):
+                rows_of = (run_janus_round(net, codec, sizes, seconds) if mode == "janus"
+                           else run_sfu_round(net, codec, sizes, seconds, mode=mode))
+                for row in rows_of:
+                    row["round"] = r + 1
+                    rows.append(row)
+                    print(json.dumps(row) if as_json else f"round {r + 1}  {format_row(row)}", flush=True)
+    return rows
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 1) if values else None
+
+
+def janus_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Per N: the median over rounds of each server's µs/pkt, the median of the per-round ratios, worst fps/loss."""
+    extra = [m for m in EXTRA if any(r["mode"] == m for r in rows)]
+    out = ["| N | project µs/pkt | Janus µs/pkt | project/Janus | project fps min | Janus fps min "
+           "| project loss max | Janus loss max | rounds |" + "".join(f" {EXTRA[m]} |" for m in extra),
+           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(extra)]
+    for n in sorted({r["subscribers"] for r in rows}):
+        mine = {r["round"]: r for r in rows if r["mode"] == "sfu" and r["subscribers"] == n}
+        theirs = {r["round"]: r for r in rows if r["mode"] == "janus" and r["subscribers"] == n}
+        ratios = [mine[k]["us_per_forwarded_packet"] / theirs[k]["us_per_forwarded_packet"] for k in mine
+                  if k in theirs and mine[k]["us_per_forwarded_packet"] and theirs[k]["us_per_forwarded_packet"]
+                  and theirs[k]["us_per_forwarded_packet"] > 0]
+        us = [r["us_per_forwarded_packet"] for r in mine.values() if r["us_per_forwarded_packet"] is not None]
+        them = [r["us_per_forwarded_packet"] for r in theirs.values() if r["us_per_forwarded_packet"] is not None]
+        others = [[r["us_per_forwarded_packet"] for r in rows if r["mode"] == m and r["subscribers"] == n
+                   and r["us_per_forwarded_packet"] is not None] for m in extra]
+
+        def worst(side: dict[int, dict[str, Any]], key: str, pick: Any) -> str:
+            vals = [r[key] for r in side.values() if r.get(key) is not None]
+            return "-" if not vals else f"{pick(vals):.{1 if key.startswith('fps') else 3}f}"
+
+        def spread(vals: list[float]) -> str:
+            return "-" if not vals else f"{statistics.median(vals):.1f} ({min(vals):.1f}–{max(vals):.1f})"
+
+        out.append(f"| {n} | {spread(us)} | {spread(them)} | "
+                   f"{'-' if not ratios else f'{statistics.median(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f})'}"
+                   f" | {worst(mine, 'fps_per_sub_min', min)} | {worst(theirs, 'fps_per_sub_min', min)}"
+                   f" | {worst(mine, 'loss_max', max)} | {worst(theirs, 'loss_max', max)} | {len(ratios)} |"
+                   + "".join(f" {spread(v)} |" for v in others))
+    return out
 
 
 HEADER = (f"{'mode':<11}{'codec':<6}{'subs':>5}{'CPU s/s':>9}{'ΔCPU/sub':>10}{'pkt/s/sub':>10}{'fps min':>8}"
@@ -197,7 +306,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--codec", choices=sorted(clip.CODECS), default="vp8")
     ap.add_argument("--modes", default=",".join(MODES), help="comma-separated: sfu, mediarelay")
     ap.add_argument("--json", action="store_true", help="one JSON object per line")
+    ap.add_argument("--vs-janus", action="store_true",
+                    help="the SFU and Janus (videoroom) side by side in a namespace pair, alternating rounds (root)")
+    ap.add_argument("--rounds", type=int, default=3, help="with --vs-janus: alternating rounds")
+    ap.add_argument("--with-reference", action="store_true",
+                    help="with --vs-janus: also the SFU's reference send path (SFU_SEND_PATH=reference) each round")
+    ap.add_argument("--servers",
+                    help="with --vs-janus: comma-separated subset of sfu,sfu-py,sfu-ref,janus (round order)")
     args = ap.parse_args(argv)
+    if args.vs_janus:
+        servers = [x for x in (args.servers or "").split(",") if x] or None
+        if servers and any(x not in (*SFU_PATHS, "janus") for x in servers):
+            ap.error("--servers takes sfu, sfu-py, sfu-ref, janus")
+        sizes = [int(x) for x in (args.subscribers if args.subscribers != "1,4,8,16" else "1,4,8,16,32").split(",")]
+        clip.ensure(args.codec)
+        try:
+            rows = vs_janus(args.codec, sizes, args.seconds, args.rounds, args.json, args.with_reference, servers)
+        except (RuntimeError, PermissionError) as exc:
+            _log(str(exc))
+            return 1
+        if not args.json:
+            print("\nµs of server CPU per forwarded packet, median over rounds (min–max); ratio = median of the "
+                  "per-round ratios:")
+            print("\n".join(janus_table(rows)))
+        return 0
     sizes = [int(x) for x in args.subscribers.split(",") if x]
     modes = [m for m in args.modes.split(",") if m]
     if not sizes or any(n < 1 for n in sizes) or any(m not in MODES for m in modes) or not modes:

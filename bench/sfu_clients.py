@@ -173,6 +173,10 @@ class Publisher(_Participant):
             await asyncio.sleep(0.05)
         raise TimeoutError("the publisher's video did not start")
 
+    def sent_packets(self) -> int:
+        """RTP packets aiortc's senders sent (media, not RTX retransmissions)."""
+        return sum(getattr(t.sender, "_RTCRtpSender__packet_count", 0) for t in self.pc.getTransceivers())
+
     async def close(self) -> None:
         self.video.stop()
         self.audio.stop()
@@ -202,6 +206,10 @@ class Subscriber(_Participant):
     @property
     def packets(self) -> int:
         return self.video_packets + self.audio_packets + self.rtx_packets
+
+    @property
+    def media_packets(self) -> int:
+        return self.video_packets + self.audio_packets
 
     @property
     def first_frame_ms(self) -> float | None:
@@ -270,6 +278,13 @@ class Bench:
                                           ttl_seconds=3600)
         return token
 
+    def new_publisher(self) -> Publisher:
+        return Publisher(self.url, self._token("presiding_judge", "publisher", ["publish", "subscribe"]),
+                         f"{self.label} publisher", self.args.codec)
+
+    def new_subscriber(self, pub: Publisher, i: int) -> Subscriber:
+        return Subscriber(self.url, self._token("plaintiff", f"sub{i}", ["subscribe"]), f"{self.label} sub{i}")
+
     async def _pinger(self) -> None:
         while True:  # the server closes a signalling connection that stays silent (WS_IDLE_TIMEOUT_SECONDS)
             await asyncio.sleep(PING_EVERY)
@@ -278,11 +293,14 @@ class Bench:
 
     async def measure(self, subs: list[Subscriber], pub: Publisher, seconds: float) -> dict[str, Any]:
         pid = self.args.server_pid
-        before = [(s.packets, s.video_packets, s.frames) for s in subs]
+        before = [(s.packets, s.video_packets, s.frames, s.media_packets) for s in subs]
+        sent0 = pub.sent_packets()
         pub_frames, pub_keys, pub_intra = pub.video.sent, pub.video.keyframes_requested, pub.video.intra_sent
         cpu0, own0, t0 = cpu_seconds(pid), time.process_time(), time.monotonic()
         await asyncio.sleep(seconds)
         cpu1, own1, t1 = cpu_seconds(pid), time.process_time(), time.monotonic()
+        sent = pub.sent_packets() - sent0
+        got = [s.media_packets - b[3] for s, b in zip(subs, before, strict=True)]
         window = t1 - t0
         pkts = [(s.packets - b[0]) / window for s, b in zip(subs, before, strict=True)]
         vpkts = [(s.video_packets - b[1]) / window for s, b in zip(subs, before, strict=True)]
@@ -301,13 +319,16 @@ class Bench:
             "keyframe_requests_in_window": pub.video.keyframes_requested - pub_keys,
             "intra_frames_in_window": pub.video.intra_sent - pub_intra,
             "server_errors": sum(len(s.errors) for s in subs),
+            "publisher_pkts_per_s": round(sent / window, 1),
+            # media (not RTX) packets the publisher sent in the window that a subscriber did not get, worst one
+            "loss_max": round(max(0.0, 1 - min(got) / sent), 4) if subs and sent else None,
+            "loss_mean": round(max(0.0, 1 - statistics.fmean(got) / sent), 4) if subs and sent else None,
         }
 
     async def run(self) -> int:
         args = self.args
-        glue.use_host_addresses(["127.0.0.1"])
-        pub = Publisher(self.url, self._token("presiding_judge", "publisher", ["publish", "subscribe"]),
-                        f"{self.label} publisher", args.codec)
+        glue.use_host_addresses([args.host_address])
+        pub = self.new_publisher()
         self.peers.append(pub)
         pinger = asyncio.create_task(self._pinger())
         try:
@@ -328,8 +349,7 @@ class Bench:
     async def round(self, pub: Publisher, n: int) -> dict[str, Any]:
         args = self.args
         _log(self.label, f"{n} subscribers: joining...")
-        subs = [Subscriber(self.url, self._token("plaintiff", f"sub{i}", ["subscribe"]), f"{self.label} sub{i}")
-                for i in range(n)]
+        subs = [self.new_subscriber(pub, i) for i in range(n)]
         self.peers.extend(subs)
         keys0, intra0 = pub.video.keyframes_requested, pub.video.intra_sent
         starts = []
@@ -370,7 +390,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--server-pid", type=int, required=True)
     ap.add_argument("--label", default="")
-    return asyncio.run(Bench(ap.parse_args(argv)).run())
+    ap.add_argument("--host-address", default="127.0.0.1", help="the clients' own ICE host address")
+    ap.add_argument("--janus", action="store_true", help="the server is Janus (videoroom over its WebSocket API)")
+    args = ap.parse_args(argv)
+    if args.janus:
+        from bench.janus_clients import JanusBench
+
+        return asyncio.run(JanusBench(args).run())
+    return asyncio.run(Bench(args).run())
 
 
 if __name__ == "__main__":

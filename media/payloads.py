@@ -18,6 +18,7 @@ __all__ = [
     "vp8_is_keyframe",
     "vp8_picture_id",
     "vp8_rewrite_picture_id",
+    "vp8_tl0picidx",
 ]
 
 Payload = bytes | bytearray | memoryview
@@ -80,6 +81,18 @@ def vp8_picture_id(payload: Payload) -> int | None:
     if b & 0x80:
         return ((b & 0x7F) << 8) | payload[3]
     return b
+
+
+def vp8_tl0picidx(payload: Payload) -> int | None:
+    """The descriptor's TL0PICIDX (temporal layer 0 picture index), or None if absent or truncated."""
+    if len(payload) < 2 or not payload[0] & 0x80 or not payload[1] & 0x40:
+        return None
+    pos = 2
+    if payload[1] & 0x80:
+        if len(payload) < 3:
+            return None
+        pos += 2 if payload[2] & 0x80 else 1
+    return payload[pos] if pos < len(payload) else None
 
 
 def vp8_rewrite_picture_id(payload: Payload, picture_id: int, tl0picidx: int | None = None) -> bytes:

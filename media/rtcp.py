@@ -35,6 +35,7 @@ __all__ = [
     "ReportBlock",
     "RtcpItem",
     "SenderReport",
+    "TransportFeedback",
     "bye",
     "fir",
     "generic_nack",
@@ -42,11 +43,13 @@ __all__ = [
     "ntp_now",
     "ntp_to_seconds",
     "parse_rtcp",
+    "parse_transport_feedback",
     "pli",
     "receiver_report",
     "remb",
     "seconds_to_ntp",
     "sender_report",
+    "transport_feedback",
 ]
 
 PT_SR = 200
@@ -59,6 +62,7 @@ PT_PSFB = 206
 PT_XR = 207
 
 FMT_NACK = 1
+FMT_TRANSPORT_CC = 15
 FMT_PLI = 1
 FMT_FIR = 4
 FMT_AFB = 15
@@ -399,3 +403,142 @@ def ntp_now() -> int:
 def ntp_middle32(ntp: int) -> int:
     """The middle 32 bits of an NTP timestamp: the LSR field of a report block that answers an SR."""
     return (ntp >> 16) & 0xFFFFFFFF
+
+
+# --- transport-wide congestion control feedback (draft-holmer-rmcat-transport-wide-cc-extensions-01) ---------------
+# parse_rtcp leaves these as OtherRtcp (RTPFB fmt 15): they are decoded only where transport-cc was negotiated.
+
+TCC_DELTA_UNIT = 0.000250  # seconds per receive-delta tick
+TCC_REFERENCE_UNIT = 0.064  # seconds per reference-time tick
+
+
+@dataclass(slots=True)
+class TransportFeedback:
+    """One transport-cc feedback: per transport-wide sequence number from `base_sequence`, the receive delta in
+    250 µs ticks (None: not received). The first delta is relative to `reference_time` (signed 24-bit, 64 ms ticks),
+    each later one to the previous received packet; small deltas are 0..255, large ones signed 16-bit."""
+
+    sender_ssrc: int
+    media_ssrc: int
+    base_sequence: int
+    reference_time: int
+    feedback_count: int
+    deltas: list[int | None]
+
+    def arrivals(self) -> list[tuple[int, float | None]]:
+        """(transport sequence number, arrival time in seconds on the receiver's clock, or None when lost)."""
+        t = self.reference_time * TCC_REFERENCE_UNIT
+        out: list[tuple[int, float | None]] = []
+        for i, d in enumerate(self.deltas):
+            seq = (self.base_sequence + i) & 0xFFFF
+            if d is None:
+                out.append((seq, None))
+            else:
+                t += d * TCC_DELTA_UNIT
+                out.append((seq, t))
+        return out
+
+
+def _tcc_symbol(delta: int | None) -> int:
+    if delta is None:
+        return 0
+    if 0 <= delta <= 0xFF:
+        return 1
+    if -0x8000 <= delta <= 0x7FFF:
+        return 2
+    raise ValueError("rtcp: transport-cc delta beyond 16 bits")
+
+
+def transport_feedback(sender_ssrc: int, media_ssrc: int, base_sequence: int, reference_time: int,
+                       feedback_count: int, deltas: Sequence[int | None]) -> bytes:
+    """Build a transport-cc feedback (RTPFB fmt 15). Chunks: run length where 7+ symbols repeat, else status
+    vectors (14 one-bit symbols when all are 0/1, else 7 two-bit ones)."""
+    if not deltas or len(deltas) > 0xFFFF:
+        raise ValueError("rtcp: transport-cc feedback needs 1..65535 packets")
+    symbols = [_tcc_symbol(d) for d in deltas]
+    chunks = bytearray()
+    i, n = 0, len(symbols)
+    while i < n:
+        run = 1
+        while i + run < n and symbols[i + run] == symbols[i] and run < 0x1FFF:
+            run += 1
+        if run >= 7:
+            chunks += struct.pack("!H", (symbols[i] << 13) | run)
+            i += run
+        elif all(x < 2 for x in symbols[i : i + 14]):
+            bits = symbols[i : i + 14] + [0] * (14 - len(symbols[i : i + 14]))
+            word = 0x8000
+            for k, b in enumerate(bits):
+                word |= b << (13 - k)
+            chunks += struct.pack("!H", word)
+            i += 14
+        else:
+            two = symbols[i : i + 7] + [0] * (7 - len(symbols[i : i + 7]))
+            word = 0xC000
+            for k, b in enumerate(two):
+                word |= b << (12 - 2 * k)
+            chunks += struct.pack("!H", word)
+            i += 7
+    recv = bytearray()
+    for d, sym in zip(deltas, symbols, strict=True):
+        if sym == 1:
+            recv.append(d)  # type: ignore[arg-type]
+        elif sym == 2:
+            recv += struct.pack("!h", d)
+    body = _II.pack(sender_ssrc, media_ssrc) + struct.pack(
+        "!HHI", base_sequence & 0xFFFF, len(deltas), ((reference_time & 0xFFFFFF) << 8) | (feedback_count & 0xFF))
+    body += chunks + recv
+    pad = (-len(body)) % 4
+    if pad:
+        body += b"\x00" * (pad - 1) + bytes([pad])
+        return struct.pack("!BBH", 0xA0 | FMT_TRANSPORT_CC, PT_RTPFB, len(body) >> 2) + body
+    return _header(PT_RTPFB, FMT_TRANSPORT_CC, len(body)) + body
+
+
+def parse_transport_feedback(item: OtherRtcp | bytes) -> TransportFeedback:
+    """Decode a transport-cc feedback (an `OtherRtcp` of type 205 fmt 15, or its raw bytes). Raises ValueError."""
+    raw = item.raw if isinstance(item, OtherRtcp) else bytes(item)
+    if len(raw) < 20:
+        raise ValueError("rtcp: transport-cc feedback shorter than 20 bytes")
+    b0, pt, words = _HEADER.unpack_from(raw, 0)
+    if pt != PT_RTPFB or b0 & 0x1F != FMT_TRANSPORT_CC:
+        raise ValueError("rtcp: not a transport-cc feedback")
+    end = min(len(raw), 4 + 4 * words)
+    if b0 & 0x20:
+        end -= raw[end - 1]
+    sender, media = _II.unpack_from(raw, 4)
+    base, count, ref = struct.unpack_from("!HHI", raw, 12)
+    reference = ref >> 8
+    if reference & 0x800000:
+        reference -= 0x1000000
+    symbols: list[int] = []
+    pos = 20
+    while len(symbols) < count:
+        if pos + 2 > end:
+            raise ValueError("rtcp: transport-cc chunks truncated")
+        (word,) = struct.unpack_from("!H", raw, pos)
+        pos += 2
+        if not word & 0x8000:
+            symbols += [(word >> 13) & 0x3] * (word & 0x1FFF)
+        elif not word & 0x4000:
+            symbols += [(word >> (13 - k)) & 1 for k in range(14)]
+        else:
+            symbols += [(word >> (12 - 2 * k)) & 3 for k in range(7)]
+    del symbols[count:]
+    deltas: list[int | None] = []
+    for sym in symbols:
+        if sym == 0:
+            deltas.append(None)
+        elif sym == 1:
+            if pos + 1 > end:
+                raise ValueError("rtcp: transport-cc deltas truncated")
+            deltas.append(raw[pos])
+            pos += 1
+        elif sym == 2:
+            if pos + 2 > end:
+                raise ValueError("rtcp: transport-cc deltas truncated")
+            deltas.append(struct.unpack_from("!h", raw, pos)[0])
+            pos += 2
+        else:
+            raise ValueError("rtcp: transport-cc reserved status symbol")
+    return TransportFeedback(sender, media, base, reference, ref & 0xFF, deltas)

@@ -237,7 +237,7 @@ class ExtensionRewriter:
     bytearray, no intermediate tuples.  Anything else goes through the generic encoder.
     """
 
-    __slots__ = ("_abs_byte", "_abs_id", "_remap", "_static", "_static_elems", "_two_byte")
+    __slots__ = ("_abs_byte", "_abs_id", "_remap", "_static", "_static_elems", "_tcc_byte", "_tcc_id", "_two_byte")
 
     def __init__(
         self,
@@ -258,9 +258,12 @@ class ExtensionRewriter:
         if mid is not None and URI_MID in sub_ids:
             self._static_elems.append((sub_ids[URI_MID], mid.encode()))
         self._abs_id: int = sub_ids.get(URI_ABS_SEND_TIME, 0)
+        self._tcc_id: int = sub_ids.get(URI_TRANSPORT_CC, 0)  # written fresh per packet: this hop's sequence
         used = [xid for xid, _ in self._static_elems] + list(self._remap.values())
         if self._abs_id:
             used.append(self._abs_id)
+        if self._tcc_id:
+            used.append(self._tcc_id)
         self._two_byte: bool = any(xid > 14 for xid in used) or any(
             not 1 <= len(v) <= 16 for _, v in self._static_elems
         )
@@ -272,23 +275,45 @@ class ExtensionRewriter:
                 static += v
         self._static: bytes = bytes(static)
         self._abs_byte: int = (self._abs_id << 4) | 2 if self._abs_id and not self._two_byte else 0
+        self._tcc_byte: int = (self._tcc_id << 4) | 1 if self._tcc_id and not self._two_byte else 0
+
+    def compiled_spec(self) -> tuple[bytes, int, int, bytes] | None:
+        """What media/_fastpath.c needs to build `build`'s fast-path block itself: (static elements, abs-send-time
+        byte, transport-cc byte, id table of 16: publisher one-byte id → subscriber id, 0 dropped); None when the
+        block needs the generic (two-byte) encoder. Valid for packets `needs_generic` says False of."""
+        if self._two_byte:
+            return None
+        table = bytearray(16)
+        for pub, sub in self._remap.items():
+            if 1 <= pub <= 14:
+                table[pub] = sub
+        return self._static, self._abs_byte, self._tcc_byte, bytes(table)
+
+    def needs_generic(self, h: RtpHeader) -> bool:
+        """Whether `build` takes the generic encoder for this packet (its one condition, in one place)."""
+        return self._two_byte or (h.ext_offset >= 0 and h.ext_profile != 0xBEDE and bool(self._remap))
 
     @property
     def remapped(self) -> dict[int, int]:
         """Publisher id → subscriber id of the extensions that are copied (for introspection and tests)."""
         return dict(self._remap)
 
-    def build(self, data: bytes | bytearray | memoryview, h: RtpHeader, abs_send_time: int | None = None) -> bytes:
+    def build(self, data: bytes | bytearray | memoryview, h: RtpHeader, abs_send_time: int | None = None,
+              transport_seq: int | None = None) -> bytes:
         """The subscriber's extension block for this packet (profile word included, padded) or b"" if empty.
 
         `abs_send_time` is the 24-bit value to write (see `abs_send_time()`); None leaves the element out.
+        `transport_seq` is this subscriber's transport-wide sequence number (transport-cc), when negotiated.
         """
-        if self._two_byte or (h.ext_offset >= 0 and h.ext_profile != 0xBEDE and self._remap):
-            return self._build_generic(data, h, abs_send_time)
+        if self._two_byte or (h.ext_offset >= 0 and h.ext_profile != 0xBEDE and self._remap):  # = needs_generic
+            return self._build_generic(data, h, abs_send_time, transport_seq)
         body = bytearray(self._static)
         if abs_send_time is not None and self._abs_byte:
             body.append(self._abs_byte)
             body += (abs_send_time & 0xFFFFFF).to_bytes(3, "big")
+        if transport_seq is not None and self._tcc_byte:
+            body.append(self._tcc_byte)
+            body += (transport_seq & 0xFFFF).to_bytes(2, "big")
         remap = self._remap
         pos = h.ext_offset
         if remap and pos >= 0:
@@ -319,10 +344,13 @@ class ExtensionRewriter:
         _HH.pack_into(body, 0, 0xBEDE, (n - 4) >> 2)
         return bytes(body)
 
-    def _build_generic(self, data: bytes | bytearray | memoryview, h: RtpHeader, abs_send_time: int | None) -> bytes:
+    def _build_generic(self, data: bytes | bytearray | memoryview, h: RtpHeader, abs_send_time: int | None,
+                       transport_seq: int | None = None) -> bytes:
         elements: list[tuple[int, bytes | memoryview]] = list(self._static_elems)
         if abs_send_time is not None and self._abs_id:
             elements.append((self._abs_id, (abs_send_time & 0xFFFFFF).to_bytes(3, "big")))
+        if transport_seq is not None and self._tcc_id:
+            elements.append((self._tcc_id, (transport_seq & 0xFFFF).to_bytes(2, "big")))
         remap = self._remap
         if remap:
             for xid, value in iter_extensions(data, h):

@@ -18,6 +18,7 @@ __all__ = [
     "MAX_TS_JUMP",
     "REORDER_WINDOW",
     "OutboundStream",
+    "PictureIdStream",
     "seq_diff",
     "seq_newer",
     "ts_diff",
@@ -188,6 +189,13 @@ class OutboundStream:
             self._waiting = True
             self._based = False
 
+    def switch_source(self) -> None:
+        """A simulcast layer switch: the next packet passed in (a keyframe of the new layer) starts a new input
+        space (its own sequence and timestamp origins); the output continues from the last packet sent + 1, and
+        its clock from the last timestamp plus the wall-clock time since. Same gate as a publisher restart."""
+        self._based = False
+        self._waiting = self.is_video
+
     # -- per packet ------------------------------------------------------------------------------------------------
 
     def forward(self, seq_in: int, ts_in: int, is_keyframe: bool, now: float) -> tuple[int, int] | None:
@@ -319,3 +327,44 @@ class OutboundStream:
         if i + 1 < len(seg_in) and ext >= seg_in[i + 1] - (off - self._seg_off[i + 1]):
             return None
         return off
+
+
+PICTURE_ID_MASK = 0x7FFF
+TL0_MASK = 0xFF
+
+
+class PictureIdStream:
+    """VP8 picture ids (15-bit) and TL0PICIDX (8-bit) continued across simulcast layer switches for one subscriber.
+
+    Each layer numbers its pictures independently; a decoder that sees the picture id jump or run backwards at a
+    switch may treat the keyframe as a duplicate or drop frames. Like `OutboundStream`, between re-bases output =
+    input + offset; `rebase` (at the keyframe opening a new layer) continues from the last id sent + 1.
+    """
+
+    __slots__ = ("_last_out", "_last_tl0", "_pid_offset", "_tl0_offset")
+
+    def __init__(self, initial_picture_id: int = 0, initial_tl0: int = 0) -> None:
+        self._last_out = (initial_picture_id - 1) & PICTURE_ID_MASK
+        self._last_tl0 = (initial_tl0 - 1) & TL0_MASK
+        self._pid_offset: int | None = None
+        self._tl0_offset = 0
+
+    def rebase(self, picture_id: int, tl0: int | None = None) -> None:
+        self._pid_offset = (self._last_out + 1 - picture_id) & PICTURE_ID_MASK
+        if tl0 is not None:
+            self._tl0_offset = (self._last_tl0 + 1 - tl0) & TL0_MASK
+
+    def map(self, picture_id: int, tl0: int | None = None) -> tuple[int, int | None]:
+        """(picture id, tl0picidx) to write into this subscriber's copy; the first call re-bases."""
+        if self._pid_offset is None:
+            self.rebase(picture_id, tl0)
+        assert self._pid_offset is not None
+        out = (picture_id + self._pid_offset) & PICTURE_ID_MASK
+        if ((out - self._last_out) & PICTURE_ID_MASK) < 0x4000:  # newer (a reordered older one keeps last_out)
+            self._last_out = out
+        tl0_out = None
+        if tl0 is not None:
+            tl0_out = (tl0 + self._tl0_offset) & TL0_MASK
+            if ((tl0_out - self._last_tl0) & TL0_MASK) < 0x80:
+                self._last_tl0 = tl0_out
+        return out, tl0_out

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,8 +18,12 @@ import av
 import numpy as np
 from aiortc import RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack, VideoStreamTrack
+from aiortc.rtcdtlstransport import RTCCertificate, generate_certificate
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from media import aiortc_glue as glue
+from media import rtcp
+from media.rtp import is_rtcp
 from tests.live import Client
 
 
@@ -43,20 +49,41 @@ class ToneTrack(AudioStreamTrack):
 
 
 class MovingVideoTrack(VideoStreamTrack):
-    """Frames that change every time (so deltas carry content) at 30 fps, 320x240."""
+    """Frames that change every time (so deltas carry content) at 30 fps, 320x240.
 
-    def __init__(self) -> None:
+    `noisy`: random pixels, so the encoder spends its whole target bitrate (a camera's worth, not 40 kbit/s).
+    """
+
+    def __init__(self, noisy: bool = False) -> None:
         super().__init__()
         self._n = 0
+        self._noise = np.random.default_rng(7) if noisy else None
 
     async def recv(self) -> av.VideoFrame:
         pts, time_base = await self.next_timestamp()
         self._n += 1
         img = np.zeros((240, 320, 3), dtype=np.uint8)
         img[:, (self._n * 4) % 320 :] = (40, 160, 220)
+        if self._noise is not None:
+            img[::2, ::2] = self._noise.integers(0, 255, (120, 160, 3), dtype=np.uint8)
         frame = av.VideoFrame.from_ndarray(img, format="rgb24")
         frame.pts, frame.time_base = pts, time_base
         return frame
+
+
+class RsaCertificate(RTCCertificate):
+    """A DTLS certificate with an RSA key and OpenSSL's default suites, as GStreamer's dtlsagent has: it does
+    not depend on what the SFU's glue does to aiortc's cipher list."""
+
+    @classmethod
+    def generate(cls) -> RsaCertificate:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return cls(key=key, cert=generate_certificate(key))  # type: ignore[arg-type]
+
+    def _create_ssl_context(self, srtp_profiles: list[Any]) -> Any:
+        ctx = super()._create_ssl_context(srtp_profiles)
+        ctx.set_cipher_list(b"DEFAULT")
+        return ctx
 
 
 @dataclass
@@ -66,20 +93,35 @@ class Received:
     frames: int = 0
     first_frame_at: float | None = None
     sizes: list[tuple[int, int]] = field(default_factory=list)
+    last_size: tuple[int, int] | None = None  # of the newest decoded video frame (simulcast: the layer received)
     frame_event: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class MediaClient:
     def __init__(self, ws: Client, *, publish_audio: bool = True, publish_video: bool = True,
-                 loud: bool = True) -> None:
+                 loud: bool = True, wide_srtp: bool = False,
+                 munge_answer: Callable[[str, int], str] | None = None, video_codec: str | None = None,
+                 rsa_certificate: bool = False, noisy_video: bool = False) -> None:
+        """`wide_srtp`: this client may protect packets over pylibsrtp's 1356 bytes (a 1400-byte publisher).
+        `munge_answer(sdp, n)`: what the server is sent as the answer to its n-th offer (n from 1), to play a
+        peer that answers differently from aiortc; the client itself applies aiortc's own answer.
+        `video_codec`: offer only this codec for the published video (a VP8-only browser).
+        `rsa_certificate`: DTLS with an RSA certificate (see RsaCertificate)."""
+        self.video_codec = video_codec
         self.ws = ws
+        self.wide_srtp = wide_srtp
+        self.munge_answer = munge_answer
         self.pc = glue.new_peer_connection([])
+        if rsa_certificate:
+            self.pc._RTCPeerConnection__certificates = [RsaCertificate.generate()]
         self.joined: dict[str, Any] = {}
         self.mid_to_publisher: dict[str, tuple[str, str]] = {}  # mid -> (publisher, track id)
         self.received: dict[str, Received] = {}  # by mid
         self.removed: list[str] = []
         self.speakers: list[str | None] = []
         self.errors: list[dict[str, Any]] = []
+        self.notices: list[dict[str, Any]] = []
+        self.link_quality: list[dict[str, Any]] = []  # `link-quality` messages (video paused/resumed for our link)
         self.offers_answered = 0
         self.changed = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -87,7 +129,7 @@ class MediaClient:
         if publish_audio:
             self.local_tracks.append(ToneTrack(loud))
         if publish_video:
-            self.local_tracks.append(MovingVideoTrack())
+            self.local_tracks.append(MovingVideoTrack(noisy_video))
 
         self.rebind_track_handler()
 
@@ -114,9 +156,20 @@ class MediaClient:
         c.joined = joined
         c._tasks.append(asyncio.create_task(c._signalling()))
         for track in c.local_tracks:
-            c.pc.addTransceiver(track, direction="sendonly")
+            t = c.pc.addTransceiver(track, direction="sendonly")
+            if track.kind == "video" and c.video_codec is not None:
+                glue.restrict_codecs(t, f"video/{c.video_codec}")
         if not c.local_tracks:  # receive-only: an offer still needs one m-line to set up the transport
             c.pc.addTransceiver("audio", direction="recvonly")
+        if c.wide_srtp:
+            dtls = c.pc.getTransceivers()[0].sender.transport  # bundled: the one transport
+            setup = dtls._setup_srtp
+
+            def setup_wide() -> None:
+                setup()
+                glue.widen_srtp(dtls._tx_srtp)
+
+            dtls._setup_srtp = setup_wide
         await c.pc.setLocalDescription(await c.pc.createOffer())
         await ws.send({"type": "offer", "sdp": c.pc.localDescription.sdp})
         return c
@@ -134,7 +187,10 @@ class MediaClient:
             elif kind == "offer":
                 await self.pc.setRemoteDescription(RTCSessionDescription(sdp=msg["sdp"], type="offer"))
                 await self.pc.setLocalDescription(await self.pc.createAnswer())
-                await self.ws.send({"type": "answer", "sdp": self.pc.localDescription.sdp})
+                sdp = self.pc.localDescription.sdp
+                if self.munge_answer is not None:
+                    sdp = self.munge_answer(sdp, self.offers_answered + 1)
+                await self.ws.send({"type": "answer", "sdp": sdp})
                 self.offers_answered += 1
             elif kind == "track-published":
                 self.mid_to_publisher[msg["mid"]] = (msg["participant_id"], msg["track_id"])
@@ -147,6 +203,10 @@ class MediaClient:
                 self.speakers.append(msg["participant_id"])
             elif kind == "error":
                 self.errors.append(msg)
+            elif kind == "media-notice":
+                self.notices.append(msg)
+            elif kind == "link-quality":
+                self.link_quality.append(msg)
             self.changed.set()
 
     async def _consume(self, track: MediaStreamTrack, rec: Received) -> None:
@@ -157,8 +217,10 @@ class MediaClient:
                 rec.frames += 1
                 if rec.first_frame_at is None:
                     rec.first_frame_at = loop.time()
-                if isinstance(frame, av.VideoFrame) and len(rec.sizes) < 5:
-                    rec.sizes.append((frame.width, frame.height))
+                if isinstance(frame, av.VideoFrame):
+                    rec.last_size = (frame.width, frame.height)
+                    if len(rec.sizes) < 5:
+                        rec.sizes.append((frame.width, frame.height))
                 rec.frame_event.set()
                 self.changed.set()
 
@@ -191,6 +253,29 @@ class MediaClient:
                 self.changed.clear()
                 await self.changed.wait()
 
+    async def advertise_receive_estimate(self, bps: int, loss: float | None = None) -> None:
+        """Act as a subscriber on a weak link: every REMB this client sends says `bps` instead of aiortc's estimate,
+        and (with `loss`) its receiver reports say that fraction was lost."""
+        async with asyncio.timeout(20):
+            while (dtls := glue.dtls_transport(self.pc)) is None:
+                await asyncio.sleep(0.01)
+        original = getattr(dtls, "_unshaped_send_rtp", dtls._send_rtp)  # called again: replace, do not stack
+        dtls._unshaped_send_rtp = original  # type: ignore[attr-defined]
+
+        async def send(data: bytes) -> None:
+            if is_rtcp(data):
+                items = rtcp.parse_rtcp(data)
+                if any(isinstance(i, rtcp.Remb) for i in items):
+                    data = b"".join(rtcp.remb(i.sender_ssrc, bps, i.ssrcs) for i in items if isinstance(i, rtcp.Remb))
+                elif loss is not None and any(isinstance(i, rtcp.ReceiverReport) for i in items):
+                    data = b"".join(
+                        rtcp.receiver_report(i.ssrc, [dataclasses.replace(b, fraction_lost=int(loss * 256))
+                                                      for b in i.reports])
+                        for i in items if isinstance(i, rtcp.ReceiverReport))
+            await original(data)
+
+        dtls._send_rtp = send  # type: ignore[method-assign]
+
     async def close_media(self) -> None:
         """End this client's media but keep the signalling connection (sent to the lobby, then admitted again)."""
         for t in self._tasks:
@@ -210,3 +295,17 @@ class MediaClient:
             await self.ws.close()
         await self.pc.close()
 
+
+
+def spy_largest_packet(peer: Any) -> list[int]:
+    """The largest decrypted RTP packet the SFU receives from this server-side Peer from now on (a 1-item list)."""
+    dtls = peer.tap.dtls
+    original = dtls._handle_rtp_data
+    largest = [0]
+
+    async def spy(data: bytes, arrival_time_ms: int) -> None:
+        largest[0] = max(largest[0], len(data))
+        await original(data, arrival_time_ms)
+
+    dtls._handle_rtp_data = spy
+    return largest

@@ -31,6 +31,7 @@ from media.rtcp import (
     Remb,
     ReportBlock,
     SenderReport,
+    TransportFeedback,
     bye,
     fir,
     generic_nack,
@@ -38,11 +39,13 @@ from media.rtcp import (
     ntp_now,
     ntp_to_seconds,
     parse_rtcp,
+    parse_transport_feedback,
     pli,
     receiver_report,
     remb,
     seconds_to_ntp,
     sender_report,
+    transport_feedback,
 )
 
 SETTINGS = settings(deadline=None, max_examples=200, suppress_health_check=[HealthCheck.too_slow])
@@ -270,3 +273,41 @@ def test_ntp_helpers() -> None:
 @given(st.floats(0, 4_000_000_000, allow_nan=False))
 def test_ntp_round_trip(seconds: float) -> None:
     assert abs(ntp_to_seconds(seconds_to_ntp(seconds)) - seconds) < 1e-6
+
+
+# -- transport-cc feedback ----------------------------------------------------------------------------------------
+
+tcc_deltas = st.lists(st.one_of(st.none(), st.integers(0, 255), st.integers(-0x8000, 0x7FFF)), min_size=1,
+                      max_size=400)
+
+
+@SETTINGS
+@given(U32, U32, st.integers(0, 0xFFFF), st.integers(-(1 << 23), (1 << 23) - 1), st.integers(0, 255), tcc_deltas)
+def test_transport_feedback_round_trips(sender: int, media: int, base: int, ref: int, count: int,
+                                        deltas: list[int | None]) -> None:
+    data = transport_feedback(sender, media, base, ref, count, deltas)
+    assert len(data) % 4 == 0
+    [item] = parse_rtcp(data)  # a valid compound packet, left opaque by the generic parser
+    assert isinstance(item, OtherRtcp) and (item.packet_type, item.fmt) == (205, 15)
+    assert parse_transport_feedback(item) == TransportFeedback(sender, media, base, ref, count, deltas)
+
+
+def test_transport_feedback_known_bytes_and_arrivals() -> None:
+    # base 10: received 1 ms after the reference, lost, received 2 ms *earlier* (a large/negative delta).
+    data = transport_feedback(1, 2, 10, 3, 7, [4, None, -8])
+    assert data == bytes.fromhex("af cd 00 06 00000001 00000002 000a 0003 00000307 d200 04 fff8 000003")
+    fb = parse_transport_feedback(data)
+    assert fb.arrivals() == [(10, pytest.approx(0.193)), (11, None), (12, pytest.approx(0.191))]
+    # Long runs use run-length chunks: 1000 lost then 1000 received with a small delta.
+    fb = parse_transport_feedback(transport_feedback(1, 2, 65000, 0, 0, [None] * 1000 + [1] * 1000))
+    assert fb.deltas == [None] * 1000 + [1] * 1000 and fb.arrivals()[-1][0] == (65000 + 1999) & 0xFFFF
+
+
+@SETTINGS
+@given(st.binary(min_size=0, max_size=80))
+def test_transport_feedback_parser_raises_only_value_error(tail: bytes) -> None:
+    data = struct.pack("!BBH", 0x8F, 205, (16 + len(tail)) // 4) + b"\x00" * 16 + tail
+    try:
+        parse_transport_feedback(data)
+    except ValueError:
+        pass

@@ -337,6 +337,20 @@ def test_rewriter_mid_abs_audio_kept_unknown_dropped() -> None:
     assert ref.payload == data[h.payload_offset :]
 
 
+def test_rewriter_stamps_this_hops_transport_sequence() -> None:
+    """transport-cc is written fresh per subscriber (never copied from the publisher's hop), one-byte and two-byte."""
+    sub = {URI_MID: 9, URI_ABS_SEND_TIME: 2, URI_TRANSPORT_CC: 7}
+    data = publisher_packet([(4, b"0"), (3, b"\x12\x34")])
+    h = parse_rtp(data)
+    for ids in (sub, {**sub, URI_TRANSPORT_CC: 100}):
+        block = ExtensionRewriter(PUB, ids, mid="m").build(data, h, abs_send_time(1.0), 0xBEEF)
+        out = rewrite_rtp(data, h, ssrc=1, sequence=1, timestamp=1, payload_type=96, ext_block=block)
+        assert (ids[URI_TRANSPORT_CC], b"\xbe\xef") in list(iter_extensions(out, parse_rtp(out)))
+        if ids[URI_TRANSPORT_CC] <= 14:
+            assert RtpPacket.parse(out, aiortc_map(ids)).extensions.transport_sequence_number == 0xBEEF
+    assert b"\xbe\xef" not in ExtensionRewriter(PUB, {URI_MID: 9}, mid="m").build(data, h, None, 0xBEEF)
+
+
 def test_rewriter_omissions_and_empty() -> None:
     data = publisher_packet([(3, b"\x12\x34")])
     h = parse_rtp(data)
