@@ -1,8 +1,10 @@
 """The embedded object store: one file per key under a directory, for `make run` and single-node deployments.
 
 Layout: the object under key ``a/b.webm`` is the file ``<root>/a/b.webm``; its content type lives in the
-sidecar ``<root>/a/b.webm~meta.json``. Temp files are ``<name>~tmp~<random>``. ``~`` can never appear in a
-key (see `check_key`), so sidecars and temp files never collide with an object and list() skips them by it.
+sidecar ``<root>/a/b.webm~meta.json``. Temp files are ``<name>~tmp~<random>``. A multipart upload is the marker
+``<name>~mpu~<upload id>`` (its content type) and one file per part, ``<name>~mpu~<upload id>~<number>``.
+``~`` can never appear in a key (see `check_key`), so sidecars and temp files never collide with an object and
+list() skips them by it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,17 @@ from pathlib import Path
 from typing import Literal
 
 from recordings.durable import fsync_dir
-from recordings.objectstore import InvalidKey, ObjectInfo, ObjectNotFound, ObjectStoreError, check_key
+from recordings.objectstore import (
+    MAX_PARTS,
+    MIN_PART_SIZE,
+    InvalidKey,
+    ObjectInfo,
+    ObjectNotFound,
+    ObjectStoreError,
+    PartTooSmall,
+    UploadedPart,
+    check_key,
+)
 
 _MARK = "~"  # never valid in a key: marks sidecars and temp files
 _META_SUFFIX = "~meta.json"
@@ -181,6 +193,78 @@ class LocalObjectStore:
             except OSError as exc:
                 raise ObjectStoreError(f"cannot delete object {key!r} under {self.root}: {exc}") from exc
 
+    def _mpu_marker(self, key: str, upload_id: str) -> Path:
+        if not upload_id.isalnum():
+            raise ObjectStoreError(f"no multipart upload {upload_id!r} of {key!r}")
+        path = self.path_for(key)
+        return path.with_name(f"{path.name}{_MARK}mpu{_MARK}{upload_id}")
+
+    def _live_marker(self, key: str, upload_id: str) -> Path:
+        marker = self._mpu_marker(key, upload_id)
+        if not marker.is_file():
+            raise ObjectStoreError(f"no multipart upload {upload_id!r} of {key!r} in {self.root} "
+                                   "(completed or aborted already?)")
+        return marker
+
+    def _create_multipart(self, key: str, content_type: str) -> str:
+        upload_id = secrets.token_hex(16)
+        marker = self._mpu_marker(key, upload_id)
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            _atomic_write(marker, json.dumps({"content_type": content_type}).encode())
+        except OSError as exc:
+            raise ObjectStoreError(f"cannot start a multipart upload of {key!r} under {self.root}: {exc}") from exc
+        return upload_id
+
+    def _upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> UploadedPart:
+        marker = self._live_marker(key, upload_id)
+        try:
+            _atomic_write(marker.with_name(f"{marker.name}{_MARK}{number:05d}"), data)
+        except OSError as exc:
+            raise ObjectStoreError(f"cannot store part {number} of {key!r} under {self.root}: {exc}") from exc
+        return UploadedPart(number, hashlib.md5(data, usedforsecurity=False).hexdigest(), len(data))
+
+    def _complete_multipart(self, key: str, upload_id: str, parts: list[UploadedPart]) -> ObjectInfo:
+        marker = self._live_marker(key, upload_id)
+        ordered = sorted(parts, key=lambda p: p.number)
+        if any(p.size < MIN_PART_SIZE for p in ordered[:-1]):
+            raise PartTooSmall(f"multipart {key!r}: every part but the last must be at least {MIN_PART_SIZE} bytes")
+        path = self.path_for(key)
+        tmp = path.with_name(f"{path.name}{_MARK}tmp{_MARK}{secrets.token_hex(6)}")
+        try:
+            with open(tmp, "xb") as out:
+                for p in ordered:
+                    part = marker.with_name(f"{marker.name}{_MARK}{p.number:05d}")
+                    data = part.read_bytes()
+                    if len(data) != p.size or hashlib.md5(data, usedforsecurity=False).hexdigest() != p.etag:
+                        raise ObjectStoreError(f"multipart {key!r}: part {p.number} is not the one uploaded")
+                    out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            content_type = str(json.loads(marker.read_text("utf-8"))["content_type"])
+            os.replace(tmp, path)
+            fsync_dir(path.parent)
+            _atomic_write(self._meta_path(path), json.dumps({"content_type": content_type}).encode())
+        except FileNotFoundError as exc:
+            raise ObjectStoreError(f"multipart {key!r}: a part was never uploaded ({exc.filename})") from exc
+        except OSError as exc:
+            raise ObjectStoreError(f"cannot complete multipart {key!r} under {self.root}: {exc}") from exc
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        self._abort_multipart(key, upload_id)
+        return self._info(key, path)
+
+    def _abort_multipart(self, key: str, upload_id: str) -> None:
+        marker = self._mpu_marker(key, upload_id)
+        if not marker.parent.is_dir():
+            return
+        for leftover in marker.parent.glob(f"{marker.name}{_MARK}*"):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            marker.unlink()
+
     def _ping(self) -> None:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -220,6 +304,24 @@ class LocalObjectStore:
         check_key(key)
         expires_at = int(time.time()) + _expires_seconds(expires)
         return f"{self.url_base}/objects/{key}?expires={expires_at}&signature={self.sign(key, expires_at)}"
+
+    async def create_multipart(self, key: str, content_type: str = _DEFAULT_TYPE) -> str:
+        check_key(key)
+        return await asyncio.to_thread(self._create_multipart, key, content_type)
+
+    async def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> UploadedPart:
+        check_key(key)
+        if not 1 <= number <= MAX_PARTS:
+            raise ValueError(f"part numbers are 1 to {MAX_PARTS}, got {number}")
+        return await asyncio.to_thread(self._upload_part, key, upload_id, number, bytes(data))
+
+    async def complete_multipart(self, key: str, upload_id: str, parts: list[UploadedPart]) -> ObjectInfo:
+        check_key(key)
+        return await asyncio.to_thread(self._complete_multipart, key, upload_id, list(parts))
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        check_key(key)
+        await asyncio.to_thread(self._abort_multipart, key, upload_id)
 
     async def ping(self) -> None:
         await asyncio.to_thread(self._ping)

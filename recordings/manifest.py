@@ -124,6 +124,57 @@ def to_jsonl(entries: Iterable[ManifestEntry]) -> bytes:
     return b"".join(to_json(e) + b"\n" for e in entries)
 
 
+def upload_verdict(entry: ManifestEntry, held: ManifestEntry | None, previous: ManifestEntry | None) -> str:
+    """Whether a spooled manifest entry may go to the store, given what the store holds at its seq (`held`) and
+    at seq - 1 (`previous`): "upload", "done" (already there, e.g. a crash between upload and clean-up) or
+    "stale" (set aside, never uploaded).
+
+    Why: when a room moves off a dead node, the new owner continues the chain from the store; entries the dead node
+    had spooled but not uploaded belong to a branch the chain has left. If that node comes back on the same volume
+    they must neither overwrite the new owner's entries (same seq, other hash) nor be chained after them (their
+    prev_hash names an entry the store does not hold). A node's spool uploads in chain order (entries are
+    spooled in seq order, one uploader, first in first out), so an entry's predecessor is always in the store
+    before it: a missing one means the predecessor was itself set aside, and so is this entry.
+    """
+    if held is not None:
+        return "done" if held.hash == entry.hash else "stale"
+    if entry.seq == 1:
+        return "upload" if entry.prev_hash == GENESIS_HASH else "stale"
+    if previous is None or previous.hash != entry.prev_hash:
+        return "stale"
+    return "upload"
+
+
+async def _stored_entry(store: ObjectStore, hearing_id: str, seq: int) -> ManifestEntry | None:
+    try:
+        return from_json(await store.get(entry_key(hearing_id, seq)))
+    except ObjectNotFound:
+        return None
+    except ValueError:  # an unreadable stored entry: verify names it; here it contradicts any entry
+        return ManifestEntry(seq, "start", hearing_id, "", {}, "", "unreadable")
+
+
+class ChainGuard:
+    """The spool's upload check for manifest entries (`Spool(check=...)`): `upload_verdict` against the store."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+
+    async def __call__(self, key: str, data: bytes) -> str:
+        parts = key.split("/")
+        if len(parts) != 4 or parts[0] != "recordings" or parts[2] != "manifest":
+            return "upload"  # segments: their keys name their recorder run, so they never collide
+        try:
+            entry = from_json(data)
+        except ValueError:
+            return "upload"  # not ours to judge: verify names a bad entry
+        if key != entry_key(entry.hearing_id, entry.seq):
+            return "stale"
+        held = await _stored_entry(self.store, entry.hearing_id, entry.seq)
+        previous = await _stored_entry(self.store, entry.hearing_id, entry.seq - 1) if entry.seq > 1 else None
+        return upload_verdict(entry, held, previous)
+
+
 class ManifestChain:
     """Builds the chain for one hearing; continue a stored chain with `ManifestChain.after(entries)`."""
 

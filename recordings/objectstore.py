@@ -32,6 +32,24 @@ def check_key(key: str) -> str:
     return key
 
 
+MIN_PART_SIZE = 5 << 20
+"""S3's smallest multipart part (every part but the last); the local store enforces it too, so both agree."""
+MAX_PARTS = 10_000
+
+
+class PartTooSmall(ObjectStoreError, ValueError):
+    """A multipart part other than the last is under MIN_PART_SIZE."""
+
+
+@dataclass(frozen=True, slots=True)
+class UploadedPart:
+    """One part of a multipart upload, as `upload_part` answered: its number (1..MAX_PARTS), ETag and size."""
+
+    number: int
+    etag: str
+    size: int
+
+
 @dataclass(frozen=True, slots=True)
 class ObjectInfo:
     key: str
@@ -65,6 +83,23 @@ class ObjectStore(Protocol):
         ...
 
     async def presigned_get(self, key: str, expires: timedelta) -> str: ...
+
+    # Multipart: an object written in parts (clips arriving in chunks over a bad link), invisible until completed.
+    # Parts may be re-uploaded under the same number (the last one wins), so a retried part is harmless.
+
+    async def create_multipart(self, key: str, content_type: str = "application/octet-stream") -> str:
+        """Start a multipart upload of `key`; returns its upload id (the backend's, opaque)."""
+        ...
+
+    async def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> UploadedPart: ...
+
+    async def complete_multipart(self, key: str, upload_id: str, parts: list[UploadedPart]) -> ObjectInfo:
+        """Join the parts (in number order) into the object. Raises PartTooSmall if a non-last part is short."""
+        ...
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drop the parts of an upload; idempotent, like delete."""
+        ...
 
     async def ping(self) -> None:
         """Raise ObjectStoreError when the backend cannot be reached (used by /readyz)."""

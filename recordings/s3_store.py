@@ -15,11 +15,21 @@ import certifi
 import urllib3
 from minio import Minio
 from minio.commonconfig import GOVERNANCE
+from minio.datatypes import Part
 from minio.error import MinioException, S3Error
 from minio.retention import Retention
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from recordings.objectstore import ObjectInfo, ObjectNotFound, ObjectStoreError, check_key
+from recordings.objectstore import (
+    MAX_PARTS,
+    MIN_PART_SIZE,
+    ObjectInfo,
+    ObjectNotFound,
+    ObjectStoreError,
+    PartTooSmall,
+    UploadedPart,
+    check_key,
+)
 
 T = TypeVar("T")
 
@@ -233,6 +243,53 @@ class S3ObjectStore:
             f"presign {key!r}", key,
             lambda: self._client.presigned_get_object(self.bucket, key, expires=expires),
         )
+
+    # -- multipart ---------------------------------------------------------------------------------------
+    # minio's high-level put_object does multipart only from one stream in one call; a resumable upload spans many
+    # requests (and instances), so the four S3 calls are used directly. They are underscore methods of `Minio`
+    # (stable since minio 7.0); tests/test_objectstore.py's multipart cases fail loudly if an upgrade moves them.
+
+    async def create_multipart(self, key: str, content_type: str = "application/octet-stream") -> str:
+        check_key(key)
+        await self.ensure_bucket()
+        return await self._call(f"start multipart {key!r}", key, lambda: self._client._create_multipart_upload(
+            self.bucket, key, {"Content-Type": content_type}))
+
+    async def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> UploadedPart:
+        check_key(key)
+        if not 1 <= number <= MAX_PARTS:
+            raise ValueError(f"part numbers are 1 to {MAX_PARTS}, got {number}")
+        payload = bytes(data)
+        etag = await self._call(f"upload part {number} of {key!r}", key, lambda: self._client._upload_part(
+            self.bucket, key, payload, None, upload_id, number))
+        return UploadedPart(number, str(etag).strip('"'), len(payload))
+
+    async def complete_multipart(self, key: str, upload_id: str, parts: list[UploadedPart]) -> ObjectInfo:
+        check_key(key)
+        ordered = sorted(parts, key=lambda p: p.number)
+        if any(p.size < MIN_PART_SIZE for p in ordered[:-1]):
+            raise PartTooSmall(f"multipart {key!r}: every part but the last must be at least {MIN_PART_SIZE} bytes")
+        await self._call(f"complete multipart {key!r}", key, lambda: self._client._complete_multipart_upload(
+            self.bucket, key, upload_id, [Part(p.number, p.etag) for p in ordered]))
+        if self.object_lock_days > 0 and key.startswith(self.object_lock_prefix):
+            # As put() does for evidence: the assembled object goes under retention (set on the completed object;
+            # a retention sent with CreateMultipartUpload is not honoured by every S3 implementation).
+            until = datetime.now(UTC).replace(microsecond=0) + timedelta(days=self.object_lock_days)
+            await self._call(f"retain {key!r}", key, lambda: self._client.set_object_retention(
+                self.bucket, key, Retention(GOVERNANCE, until)))
+        return await self.stat(key)
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        check_key(key)
+
+        def abort() -> None:
+            try:
+                self._client._abort_multipart_upload(self.bucket, key, upload_id)
+            except S3Error as exc:
+                if exc.code != "NoSuchUpload":
+                    raise
+
+        await self._call(f"abort multipart {key!r}", key, abort)
 
     async def ping(self) -> None:
         """Reach the endpoint and make sure the bucket exists (creating it on first start)."""

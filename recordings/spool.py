@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -72,9 +73,14 @@ class Spool:
         max_delay: float = 30.0,
         verify: Literal["size", "hash"] = "size",
         quarantine: Path | None = None,
+        check: Callable[[str, bytes], Awaitable[str]] | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.quarantine = quarantine
+        # Asked before each upload: "upload", "done" (already stored) or "stale" (kept aside, never uploaded);
+        # e.g. manifest.ChainGuard, so a node back after its room moved cannot overwrite or fork the chain.
+        self.check = check
+        self.set_aside = 0
         self.directory.mkdir(parents=True, exist_ok=True)
         self.store = store
         self.base_delay = base_delay
@@ -267,6 +273,13 @@ class Spool:
             # the spooled copy itself is damaged: never upload it as if it were the recording
             raise OSError(f"spooled file {item.data_path} no longer matches its SHA-256; the disk is failing "
                           "or someone edited it: keep the spool directory for investigation")
+        verdict = "upload" if self.check is None else await self.check(item.key, data)
+        if verdict == "done":
+            await asyncio.to_thread(self._remove, item)
+            return
+        if verdict != "upload":
+            await asyncio.to_thread(self._keep_stale, item)
+            return
         await self.store.put(item.key, data, item.content_type)
         info = await self.store.stat(item.key)
         if info.size != item.size:
@@ -276,6 +289,22 @@ class Spool:
             if hashlib.sha256(stored).hexdigest() != item.sha256:
                 raise ObjectStoreError(f"{item.key}: the stored bytes do not match the uploaded SHA-256")
         await asyncio.to_thread(self._remove, item)
+
+    def _keep_stale(self, item: SpoolItem) -> None:
+        """An item the check refused: kept in the quarantine with a note (or in the spool's own `stale/` folder),
+        never uploaded and never deleted: it is evidence an operator may need to explain."""
+        self.set_aside += 1
+        folder = self.quarantine or self.directory / "stale"
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"stale-{item.id}.data"
+        note = {"source": "spool", "file": target.name, "key": item.key, "size": item.size, "sha256": item.sha256,
+                "reason": "the store's chain has moved on without it (its room was re-placed while this node was "
+                          "down): not uploaded, so it neither overwrites nor forks the manifest"}
+        write_atomically(folder / f"{target.name}.json", json.dumps(note).encode())
+        os.replace(item.data_path, target)
+        fsync_dir(folder)
+        item.meta_path.unlink(missing_ok=True)
+        log.warning("spool: %s not uploaded (the chain moved on without it); kept in %s", item.key, target)
 
     @staticmethod
     def _remove(item: SpoolItem) -> None:

@@ -70,6 +70,14 @@ class RoomBus(Protocol):
         """Rooms with at least one member."""
         ...
 
+    def on_members_lost(self, listener: Callable[[str, str, Member], Awaitable[None]]) -> None:
+        """Call `listener(room, participant, member)` for each member removed because its instance died."""
+        ...
+
+    async def take_lost(self, room_id: str, participant_id: str) -> Member | None:
+        """A member removed with its dead instance, handed out once within the grace window (for resume)."""
+        ...
+
 
 class QueueSubscription:
     """One subscriber's queue of events, shared by both buses so closing and iteration behave alike.
@@ -180,3 +188,10 @@ class InProcessBus:
 
     async def rooms(self) -> list[str]:
         return sorted(self._members)
+
+    def on_members_lost(self, listener: Callable[[str, str, Member], Awaitable[None]]) -> None:
+        """One process: its members never outlive it, so nobody is ever reported lost."""
+        return None
+
+    async def take_lost(self, room_id: str, participant_id: str) -> Member | None:
+        return None

@@ -5,6 +5,8 @@ Keys (all under `prefix`):
   {prefix}:room:{room}:members   hash participant_id -> JSON member record, tagged with the writer's instance
   {prefix}:rooms                 set of rooms that have members
   {prefix}:instance:{id}         heartbeat key with a TTL of 3 x heartbeat_seconds
+  {prefix}:instances             set of instances that have written members
+  {prefix}:instance:{id}:rooms   set of rooms that instance wrote members to
 
 Pub/sub: one connection per bus, read by a single task that hands events to local subscriber queues, so
 a thousand local subscribers cost one Redis connection. A room's channel is subscribed while it has local
@@ -13,7 +15,12 @@ afterwards by any instance is delivered. Pub/sub is fire-and-forget, so events p
 connection is down are lost; the reader reconnects with backoff and resubscribes.
 
 Presence: a crashed instance cannot remove its participants, so each record names its instance and
-readers drop (and delete) records whose instance's heartbeat key has expired.
+readers drop (and delete) records whose instance's heartbeat key has expired. Nobody may read the room for a
+long time, so every live instance also reaps: each heartbeat it looks for instances whose key has expired and
+prunes their rooms; the instance whose prune actually deleted a record (a Lua script compares before deleting,
+so exactly one does) tells its `on_members_lost` listeners, and the hub announces `participant-left`. Bound:
+a SIGKILLed instance's members are announced within 3 x heartbeat_seconds (the key's TTL) + heartbeat_seconds
+(the reapers' period) + one round trip: 8 s with the default 2 s heartbeat.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ import math
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,17 +62,28 @@ return n
 """
 
 # Delete stale members only if unchanged since read (a participant may have rejoined via a live instance
-# meanwhile), then drop the room from the index if it is empty.
+# meanwhile), then drop the room from the index if it is empty. Returns the fields this call deleted: of
+# several instances pruning at once, exactly one sees each deleted member (and announces it).
 _PRUNE_LUA = """
-local n = 0
+local gone = {}
 for i = 2, #ARGV, 2 do
   if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
-    n = n + redis.call('HDEL', KEYS[1], ARGV[i])
+    if redis.call('HDEL', KEYS[1], ARGV[i]) == 1 then table.insert(gone, ARGV[i]) end
   end
 end
 if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) end
-return n
+return gone
 """
+
+# Hand out a lost member's record once (the one resume that takes the place back).
+_TAKE_LUA = """
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if v then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return v
+"""
+
+LostListener = Callable[[str, str, Member], Awaitable[None]]
+"""(room, participant, member record) of a member removed because its instance died."""
 
 
 def redact_url(url: str) -> str:
@@ -105,6 +123,7 @@ class RedisBus:
         prefix: str = "hearing",
         instance_id: str | None = None,
         heartbeat_seconds: float = 5.0,
+        lost_ttl_seconds: float = 30.0,
     ) -> None:
         if heartbeat_seconds <= 0:
             raise ValueError("heartbeat_seconds must be positive")
@@ -129,6 +148,10 @@ class RedisBus:
         self._close_done = asyncio.Event()
         self._remove_script: AsyncScript | None = None
         self._prune_script: AsyncScript | None = None
+        self._lost_listeners: list[LostListener] = []
+        self._lost_ttl_ms = max(1, round(lost_ttl_seconds * 1000))  # how long a lost member's place is kept
+        self._take_script: AsyncScript | None = None
+        self.reaped = 0  # members of dead instances this instance removed (and announced)
 
     # ---- keys ---------------------------------------------------------------------------------------------
 
@@ -144,6 +167,13 @@ class RedisBus:
 
     def _instance_key(self, instance_id: str) -> str:
         return f"{self._prefix}:instance:{instance_id}"
+
+    def _instance_rooms_key(self, instance_id: str) -> str:
+        return f"{self._prefix}:instance:{instance_id}:rooms"
+
+    @property
+    def _instances_key(self) -> str:
+        return f"{self._prefix}:instances"
 
     def _room_of(self, channel: bytes) -> str | None:
         text = channel.decode(errors="replace")
@@ -188,6 +218,7 @@ class RedisBus:
             ) from exc
         self._remove_script = self._redis.register_script(_REMOVE_LUA)
         self._prune_script = self._redis.register_script(_PRUNE_LUA)
+        self._take_script = self._redis.register_script(_TAKE_LUA)
         self._reader_task = asyncio.create_task(self._read_loop(), name=f"redis-bus-reader-{self.instance_id}")
         self._heartbeat_task = asyncio.create_task(
             self._heartbeat_loop(), name=f"redis-bus-heartbeat-{self.instance_id}"
@@ -447,16 +478,90 @@ class RedisBus:
                     "room bus: heartbeat of instance %s had expired; other instances may have dropped "
                     "its members until they are set again", self.instance_id,
                 )
+            try:
+                await self.reap()
+            except Exception as exc:
+                log.warning("room bus: reaping dead instances at %s failed (%s)", self._safe_url, exc)
+
+    # ---- dead instances -----------------------------------------------------------------------------------
+
+    def on_members_lost(self, listener: LostListener) -> None:
+        """Call `listener(room, participant, member)` for each member this instance removes because the
+        instance that held it died (its heartbeat key expired)."""
+        self._lost_listeners.append(listener)
+
+    async def reap(self) -> int:
+        """Prune the rooms of every instance whose heartbeat has expired; returns the members removed here."""
+        redis = self._client()
+        with self._errors("reap"):
+            instances = sorted(i.decode() for i in await redis.smembers(self._instances_key))
+            others = [i for i in instances if i != self.instance_id]
+            if not others:
+                return 0
+            beats = await redis.mget([self._instance_key(i) for i in others])
+            dead = [i for i, beat in zip(others, beats, strict=True) if beat is None]
+            before = self.reaped
+            for instance in dead:
+                rooms_key = self._instance_rooms_key(instance)
+                room_ids = sorted(r.decode() for r in await redis.smembers(rooms_key))
+                await self._live_members(room_ids, indexed=True)  # prunes, and announces what it removed
+                # Forget the dead instance only if it did not come back meanwhile (its key is set again).
+                if await redis.exists(self._instance_key(instance)) == 0:
+                    async with redis.pipeline(transaction=True) as pipe:
+                        pipe.delete(rooms_key)
+                        pipe.srem(self._instances_key, instance)
+                        await pipe.execute()
+        return self.reaped - before
+
+    def _lost_key(self, room_id: str) -> str:
+        return f"{self._prefix}:room:{room_id}:lost"
+
+    async def take_lost(self, room_id: str, participant_id: str) -> Member | None:
+        """The record of a member removed with its dead instance, once, within the resume grace window: a
+        resume through a live instance takes the place back (no second admission)."""
+        self._client()
+        assert self._take_script is not None
+        with self._errors("take_lost"):
+            raw = await self._take_script(keys=[self._lost_key(room_id)], args=[participant_id])
+        if raw is None:
+            return None
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            return None
+        return record if isinstance(record, dict) else None
+
+    async def _announce_lost(self, room_id: str, participant_id: str, member: Member) -> None:
+        self.reaped += 1
+        redis = self._client()
+        with suppress(RedisError, OSError):  # the place is kept for the grace window: resume may take it back
+            async with redis.pipeline(transaction=True) as pipe:
+                pipe.hset(self._lost_key(room_id), participant_id, json.dumps(member))
+                pipe.pexpire(self._lost_key(room_id), self._lost_ttl_ms)
+                await pipe.execute()
+        log.info("room bus: removed a member of a dead instance",
+                 extra={"room": room_id, "participant": participant_id})
+        for listener in list(self._lost_listeners):
+            try:
+                await listener(room_id, participant_id, member)
+            except Exception:
+                log.exception("room bus: a members-lost listener failed")
 
     # ---- presence -----------------------------------------------------------------------------------------
 
     async def set_member(self, room_id: str, participant_id: str, member: Member) -> None:
         redis = self._client()
-        data = json.dumps({**member, "_instance": self.instance_id})
+        # The instance vouching for the member is the one holding its connection (`node`, set by the hub), not
+        # necessarily this writer: an admission written by the judge's instance must not outlive the party's.
+        holder = member.get("node")
+        holder = holder if isinstance(holder, str) and holder else self.instance_id
+        data = json.dumps({**member, "_instance": holder})
         with self._errors("set_member"):
             async with redis.pipeline(transaction=True) as pipe:
                 pipe.hset(self._members_key(room_id), participant_id, data)
                 pipe.sadd(self._rooms_key, room_id)
+                pipe.sadd(self._instances_key, holder)  # where reapers look when the holder dies
+                pipe.sadd(self._instance_rooms_key(holder), room_id)
                 await pipe.execute()
 
     async def remove_member(self, room_id: str, participant_id: str) -> bool:
@@ -493,6 +598,7 @@ class RedisBus:
                     pipe.hgetall(self._members_key(room_id))
                 hashes: list[dict[bytes, bytes]] = await pipe.execute()
             candidates: dict[str, dict[str, tuple[str, Member, bytes, bytes]]] = {r: {} for r in room_ids}
+            dead_records: dict[tuple[str, bytes], Member] = {}
             stale: dict[str, list[bytes]] = {r: [] for r in room_ids}
             for room_id, raw in zip(room_ids, hashes, strict=True):
                 for field_name, value in raw.items():
@@ -518,10 +624,15 @@ class RedisBus:
                         live[pid] = record
                     else:
                         stale[room_id] += [field_name, value]
+                        dead_records[(room_id, field_name)] = record
                 result[room_id] = live
                 if stale[room_id] or (indexed and not raw):
                     assert self._prune_script is not None
-                    await self._prune_script(
+                    gone = await self._prune_script(
                         keys=[self._members_key(room_id), self._rooms_key], args=[room_id, *stale[room_id]]
                     )
+                    for field_name in gone or ():
+                        record = dead_records.get((room_id, field_name))
+                        if record is not None:
+                            await self._announce_lost(room_id, field_name.decode(), record)
         return result

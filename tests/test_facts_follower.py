@@ -136,7 +136,7 @@ async def test_an_append_wakes_the_follower_at_once(world: World) -> None:
     follower = world.follower(poll_interval=HOUR)  # only the append's wake-up can make it look again in time
     await follower.start()
     try:
-        await until(lambda: follower.passes == 1, what="the catch-up at start")
+        await until(lambda: follower.passes >= 1, what="the catch-up at start")
         person = await world.adult()
         # Another register instance on the same engine, as the outcomes API and the hearing bridge each build.
         world.facts = SqlFactRecords(world.court.engine, world.court.url)
@@ -188,7 +188,7 @@ async def test_a_failed_batch_is_retried_not_skipped(world: World) -> None:
     try:
         async with asyncio.timeout(60):
             await retried.wait()
-        await until(lambda: follower.passes == 1, what="the retried pass to complete")
+        await until(lambda: follower.passes >= 1, what="the retried pass to complete")
         assert follower.failures == 0 and follower.followed_seq == 2 and attempts == [person, person]
     finally:
         await follower.stop()
