@@ -19,13 +19,11 @@ RUN groupadd --system --gid 10001 hearing \
 
 WORKDIR /srv/hearing
 
-# Dependencies first, read from pyproject.toml, so editing the code does not reinstall them.
+# Dependencies first, exactly as locked (requirements.lock: pip-compile of pyproject.toml, every transitive
+# package pinned), so editing the code does not reinstall them and every build gets the same versions.
 # (aiortc, av, asyncpg and cryptography all ship manylinux wheels: no compiler needed.)
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
- && pip install -r /tmp/requirements.txt \
- && rm /tmp/requirements.txt
+COPY pyproject.toml requirements.lock ./
+RUN pip install --no-cache-dir -r requirements.lock
 
 COPY README.md ./
 COPY app/ app/
@@ -36,13 +34,15 @@ COPY recordings/ recordings/
 COPY docket/ docket/
 COPY integrity/ integrity/
 COPY points/ points/
+COPY petitions/ petitions/
+COPY stations/ stations/
 COPY web/ web/
 COPY bench/ bench/
 # Editable on purpose: app/factory.py serves the web client from ../web next to the packages, which a
 # regular install into site-packages would leave behind. The source tree stays root-owned and read-only
 # for the service user.
 RUN pip install --no-deps -e . \
- && python -m compileall -q app signaling media hearing recordings docket integrity points bench
+ && python -m compileall -q app signaling media hearing recordings docket integrity points petitions stations bench
 
 USER hearing
 VOLUME ["/var/lib/hearing"]

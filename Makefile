@@ -10,7 +10,7 @@ TEST_STAMP := $(VENV)/.installed-test
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(RUN_STAMP): pyproject.toml | $(PY)
+$(RUN_STAMP): pyproject.toml media/_fastpath.c | $(PY)
 	@echo "installing the platform into $(VENV) ..."
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e .

@@ -6,13 +6,16 @@ import argparse
 import asyncio
 import contextlib
 import re
+import shutil
 import socket
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from app.logs import setup_logging
 from app.services import Services, build_services, start_services, stop_services
 from app.settings import Settings, SettingsError, load_settings
+from docket.seat_codes_sql import SqlSeatCodes
 from hearing.kinds import KIND_LABELS
 from hearing.roles import ROLE_LABELS, Role
 
@@ -21,27 +24,118 @@ def _progress(line: str) -> None:
     print(f"  {line}", file=sys.stderr, flush=True)
 
 
+def command_hint() -> str:
+    """How to run `hearing` again from where the person is: `hearing` if that is on PATH and the same program,
+    else the path they ran (`.venv/bin/hearing` after `make run`, which never activates the virtualenv)."""
+    ran = Path(sys.argv[0])
+    on_path = shutil.which("hearing")
+    if on_path and ran.name == "hearing" and Path(on_path).resolve() == ran.resolve():
+        return "hearing"
+    if ran.name != "hearing":  # run as `python -m app.cli` or from a test: the venv's entry point beside python
+        ran = Path(sys.executable).parent / "hearing"
+    with contextlib.suppress(ValueError):
+        return str(ran.resolve().relative_to(Path.cwd().resolve()))
+    return str(ran)
+
+
 async def _print_demo(services: Services) -> None:
+    from hearing.api.seat_codes import store_seat_code
     from hearing.demo import DEMO_TITLE, seed_demo_court
+    from hearing.seat_codes import derive_key
 
     s = services.settings
     hearings = await seed_demo_court(services.court, services.records, services.tokens, s.base_url,
                                      audit=services.audit)
-    print(f"\nDemo court: {DEMO_TITLE}. Open each link in its own browser window (one per person); parties wait "
-          "in the lobby until the judge or clerk checks their identity and admits them.")
+    store, key = SqlSeatCodes(services.court.engine), derive_key(s.token_secret)
+    full: list[str] = []
+    print(f"\nDemo court 演示法院: {DEMO_TITLE}.\nOpen each link in its own browser window (one per person); "
+          "parties wait in the lobby\nuntil the judge or clerk checks their identity and admits them. "
+          "A link holds the seat's short code after '#'.")
     for demo in hearings:
         zh, en = KIND_LABELS[demo.spec.kind]
         print(f"\n{zh} {en} (room {demo.hearing.room_id}):")
+        full.append(f"# {zh} {en} (room {demo.hearing.room_id})")
+        if demo.spec.page == "async":
+            print("  Each party consents on their /async page (links in the file below); then the judge opens\n"
+                  "  the lobby and the session from the courtroom, the clerk admits the parties, and stages,\n"
+                  "  questions and answers run on the pages. The judge's and clerk's courtroom codes:")
         for seat in demo.links:
             role_zh, role_en = ROLE_LABELS[seat.role]
-            print(f"  {role_zh} {role_en:<16} {seat.link.url}")
+            pad = " " * max(1, 8 - 2 * len(role_zh))  # Chinese characters take two columns
+            if seat.url != seat.link.url:  # the asynchronous trial's own page (a token of its own, no short code)
+                full.append(f"{role_en} (/async): {seat.url}")
+                if seat.role not in (Role.PRESIDING_JUDGE, Role.CLERK):
+                    continue
+            short = await store_seat_code(store, key, s.base_url, seat.link.jti, seat.link.url)
+            print(f"  {role_zh}{pad}{role_en:<17} {short.code_url}")
+            full.append(f"{role_en}: {seat.link.url}")
+    links_file = s.var_dir / "demo-links.txt"  # the full links hold tokens: the owner's eyes only
+    links_file.parent.mkdir(parents=True, exist_ok=True)
+    links_file.touch(mode=0o600)
+    links_file.chmod(0o600)
+    links_file.write_text("\n".join(full) + "\n", encoding="utf-8")
+    print(f"\n(the full join links, for scripts: {links_file})")
+    await _print_demo_petitions(services)
+    await _print_demo_desk(services)
     print(flush=True)
+
+
+async def _print_demo_petitions(services: Services) -> None:
+    """A few video petitions in every state (petitions/demo.py), once per register."""
+    from app.factory import petition_service
+    from docket.staff_sql import SqlStaffStore
+    from hearing.staff_auth import StaffAuth
+    from petitions.api import CitizenTokens
+    from petitions.demo import seed_demo_petitions
+
+    s = services.settings
+    service = petition_service(s, services, CitizenTokens.from_secret(s.signing_secret()))
+    auth = StaffAuth(SqlStaffStore(services.court.engine), services.audit)
+    demo = await seed_demo_petitions(service, auth.create_account, next(iter(s.petition_court_names())))
+    if demo.staff_password is None:
+        print("\nVideo petitions (接诉即办): the register already has petitions; the demo added none.")
+        return
+    print(f"\nVideo petitions (接诉即办): citizens {s.base_url}/petitions · staff {s.base_url}/petitions/staff "
+          f"(accounts demo-clerk, demo-judge, demo-supervisor; password {demo.staff_password})")
+    for p in demo.petitions:
+        print(f"  {p.number}  status code {p.status_code}  ({p.state})")
+
+
+DEMO_JUDGE = "duty-judge"
+
+
+async def _print_demo_desk(services: Services) -> None:
+    """Connect-a-judge (连线法官): the demo station's device link and an on-duty judge (a fresh password each run)."""
+    import secrets
+    from datetime import UTC, datetime
+
+    from docket.staff_sql import SqlStaffStore
+    from hearing.staff_auth import StaffAuth
+    from stations.demo import seed_demo_desk
+
+    if services.stations is None:
+        return
+    auth = StaffAuth(SqlStaffStore(services.court.engine), services.audit)
+    password = secrets.token_urlsafe(9)
+    account = await auth.store.find_staff(DEMO_JUDGE)
+    if account is None:
+        account = await auth.create_account(DEMO_JUDGE, "值班法官（演示）", ["judge"], password)
+    else:
+        await auth.store.set_password_hash(account.id, await asyncio.to_thread(auth.hasher.hash, password))
+    desk = await seed_demo_desk(services.court, services.stations.store, account.id, actor=("system", "system"),
+                                now=datetime.now(UTC))
+    base = services.settings.base_url
+    print(f"\n连线法官 Connect a judge (court {desk.station.court_code}):")
+    print(f"  工作站 Station page      {base}/station#link={desk.link_token}")
+    print(f"  值班法官 Duty page       {base}/duty   (username {DEMO_JUDGE}, password {password})")
 
 
 async def _serve(settings: Settings, demo: bool) -> int:
     import uvicorn
 
+    from app.drain import DrainingServer
     from app.factory import create_app
+    from app.http_guard import ResourceLog, raise_fd_limit, server_options
 
     problem = _port_problem(settings.host, settings.port)
     if problem:
@@ -54,12 +148,14 @@ async def _serve(settings: Settings, demo: bool) -> int:
           f"objects: {settings.s3_endpoint or settings.objects_dir})", file=sys.stderr, flush=True)
     await start_services(services, progress=_progress)
     app = create_app(settings, services)
+    raise_fd_limit()
+    ResourceLog().install(asyncio.get_running_loop())  # EMFILE on accept: one warning per interval
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_config=None, access_log=False,
         ws_max_size=4 * settings.ws_max_message_bytes, ws_ping_interval=20, ws_ping_timeout=20,
-        timeout_graceful_shutdown=5, lifespan="on",
+        timeout_graceful_shutdown=5, lifespan="on", **server_options(settings),  # limits: app/http_guard.py
     )
-    server = uvicorn.Server(config)
+    server = DrainingServer(config, services, settings.drain_seconds)  # SIGTERM drains first (app/drain.py)
     task = asyncio.create_task(server.serve())
     while not server.started and not task.done():  # uvicorn exposes no event for "listening"
         await asyncio.wait({task}, timeout=0.05)
@@ -68,9 +164,12 @@ async def _serve(settings: Settings, demo: bool) -> int:
             await task
         await stop_services(services)
         return 1
-    print(f"\nThe hearing platform is running at {settings.base_url}  (health: {settings.base_url}/healthz, "
-          f"API docs: {settings.base_url}/docs)\nCourt staff pages: {settings.base_url}/staff (create an account "
-          "first with: hearing staff add --username NAME --name 'Full name' --roles clerk)", flush=True)
+    rule = "=" * 78
+    print(f"\n{rule}\nThe hearing platform is running at {settings.base_url}\n"
+          f"  health {settings.base_url}/healthz · API docs {settings.base_url}/docs · "
+          f"hearing codes {settings.base_url}/c\n"
+          f"  court staff pages {settings.base_url}/staff — create an account first, in another terminal here:\n"
+          f"    {command_hint()} staff add --username NAME --name 'Full name' --roles clerk\n{rule}", flush=True)
     if demo:
         await _print_demo(services)
     await task
@@ -359,7 +458,8 @@ async def _staff(settings: Settings, args: argparse.Namespace, password: str | N
             return 0
         accounts = await store.list_staff()
         if not accounts:
-            print("no staff accounts yet; add one with: hearing staff add --username U --name N --roles admin")
+            print(f"no staff accounts yet; add one with: {command_hint()} staff add --username U --name N "
+                  "--roles admin")
         for a in accounts:
             flags = " disabled" if a.disabled else ""
             print(f"{a.username:<20} {a.id}  {','.join(sorted(r.value for r in a.roles)):<28} "
@@ -367,6 +467,91 @@ async def _staff(settings: Settings, args: argparse.Namespace, password: str | N
         return 0
     finally:
         await store.close()
+
+
+async def _verify_clip(settings: Settings, clip_id: str) -> int:
+    """Exit 0 if the stored clip's SHA-256 matches its record and its audit entry, 1 if not, 2 if there is none."""
+    from docket.migrate import upgrade
+    from recordings.clips import ClipRefused
+    from recordings.objectstore import ObjectStoreError
+
+    await upgrade(settings.effective_database_url, progress=_progress)
+    services = build_services(settings)
+    try:
+        assert services.clips is not None
+        clip = await services.clips.clip(clip_id)
+        intact = await services.clips.verify(clip_id)
+    except ClipRefused:
+        print(f"hearing: no clip {clip_id!r}", file=sys.stderr)
+        return 2
+    except ObjectStoreError as exc:
+        print(f"hearing: cannot read the clip: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await services.objects.close()
+        await services.court.close()
+        await services.records.close()
+    if not intact:
+        print(f"clip {clip_id} ALTERED or missing: its stored bytes do not match SHA-256 {clip.sha256} "
+              f"(audit entry {clip.audit_seq})")
+        return 1
+    print(f"clip {clip_id} intact: {clip.size} bytes, SHA-256 {clip.sha256} as in audit entry {clip.audit_seq}")
+    return 0
+
+
+async def _workdays(settings: Settings, args: argparse.Namespace) -> int:
+    """The working-day calendar's override table (docket/workdays_sql.py), audited as the CLI acting as admin."""
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    from docket.migrate import upgrade
+    from docket.sql import make_engine
+    from docket.workdays import CalendarNotCovered, package_years
+    from docket.workdays_sql import SqlWorkdayOverrides
+
+    url = settings.effective_database_url
+    if url.startswith("sqlite"):
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+    await upgrade(url, progress=_progress)
+    engine = make_engine(url)
+    table = SqlWorkdayOverrides(engine, url, tz=ZoneInfo(settings.court_timezone))
+    who = {"actor_id": "cli", "actor_role": "admin"}
+    try:
+        command = args.workdays_command
+        if command == "set":
+            await table.set_day(date.fromisoformat(args.day), args.workday, args.reason, **who)
+            print(f"{args.day} is now a {'working day' if args.workday else 'rest day'} ({args.reason})")
+        elif command == "clear":
+            found = await table.clear_day(date.fromisoformat(args.day), **who)
+            print(f"{args.day}: override removed" if found else f"{args.day} had no override")
+        elif command == "declare-year":
+            await table.declare_year(args.year, args.reason, **who)
+            print(f"{args.year} declared complete: days without an override follow Monday-Friday")
+        elif command == "deadline":
+            filed = datetime.fromisoformat(args.filed_at)
+            if filed.tzinfo is None:
+                filed = filed.replace(tzinfo=ZoneInfo(settings.court_timezone))
+            try:
+                d = (await table.calendar()).deadline(filed, args.workdays)
+            except CalendarNotCovered as exc:
+                print(f"hearing: {exc}", file=sys.stderr)
+                return 1
+            print(f"working day 1: {d.first_day}  working day {d.workdays}: {d.last_day}  due before "
+                  f"{d.due_at.isoformat()}")
+        else:
+            cal = await table.calendar()
+            years = package_years()
+            declared = sorted(y for y in range(years.stop, years.stop + 10) if cal.covers(y))
+            print(f"chinese-calendar covers {years.start}-{years.stop - 1}; declared complete: "
+                  f"{', '.join(map(str, declared)) or 'none'}")
+            for day, o in sorted(cal.overrides.items()):
+                print(f"{day}  {'work' if o.workday else 'rest'}  {o.reason}")
+        return 0
+    except ValueError as exc:
+        print(f"hearing: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await engine.dispose()
 
 
 async def _demo(settings: Settings) -> int:
@@ -384,6 +569,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (HEARING_HOST)")
     serve.add_argument("--port", type=int, help="port (HEARING_PORT)")
     serve.add_argument("--demo", action="store_true", help="print a demo hearing's join links once running")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="media nodes (processes) on this host, on ports PORT..PORT+N-1; needs REDIS_URL")
     tok = sub.add_parser("token", help="issue a join link for one person")
     tok.add_argument("--room", required=True, help="room id (letters, digits, - and _)")
     tok.add_argument("--role", required=True, choices=[r.value for r in Role])
@@ -399,6 +586,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("verify-audit", help="check the audit log's hash chain and name the first broken entry")
     vr = sub.add_parser("verify-recording", help="recompute a hearing recording's hashes; name the first bad segment")
     vr.add_argument("hearing_id")
+    vc = sub.add_parser("verify-clip", help="recompute a recorded clip's SHA-256 against its record and audit entry")
+    vc.add_argument("clip_id")
     ex = sub.add_parser("export", help="compose a hearing's recording into one MP4 (or one track with --track)")
     ex.add_argument("hearing_id")
     ex.add_argument("--out", required=True, help="the file to write: FILE.mp4, or FILE.webm/.mkv with --track")
@@ -415,6 +604,23 @@ def build_parser() -> argparse.ArgumentParser:
                      help="comma-separated: admin, presiding_judge, judge, clerk, mediator")
     add.add_argument("--person-id", default=None, help="the register's person id (judges on panels need it)")
     staff_sub.add_parser("list", help="list staff accounts")
+    wd = sub.add_parser("workdays", help="the working-day calendar: overrides, completed years, deadlines")
+    wd_sub = wd.add_subparsers(dest="workdays_command", required=True)
+    wd_sub.add_parser("show", help="what the calendar covers and every override")
+    wd_set = wd_sub.add_parser("set", help="decide one day (a local closure, a holiday the package lacks)")
+    wd_set.add_argument("day", help="YYYY-MM-DD")
+    kind = wd_set.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--workday", dest="workday", action="store_true", help="a working day (e.g. 调休)")
+    kind.add_argument("--rest", dest="workday", action="store_false", help="a rest day (holiday, closure)")
+    wd_set.add_argument("--reason", required=True)
+    wd_clear = wd_sub.add_parser("clear", help="remove a day's override")
+    wd_clear.add_argument("day", help="YYYY-MM-DD")
+    wd_year = wd_sub.add_parser("declare-year", help="a year's notice is fully entered as overrides")
+    wd_year.add_argument("year", type=int)
+    wd_year.add_argument("--reason", required=True)
+    wd_dl = wd_sub.add_parser("deadline", help="where N working days from a filing time end")
+    wd_dl.add_argument("filed_at", help="ISO time, e.g. 2026-09-30T15:00 (court time zone if none given)")
+    wd_dl.add_argument("workdays", type=int)
     return p
 
 
@@ -430,7 +636,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"hearing: {exc}", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     if args.command == "token":
         if not re.fullmatch(r"[A-Za-z0-9_\-]{1,64}", args.room):
             print("hearing: --room must be 1-64 letters, digits, '-' or '_'", file=sys.stderr)
@@ -441,6 +647,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("hearing: --ttl must be at least 60 seconds", file=sys.stderr)
             return 2
     try:
+        if args.command == "serve" and args.workers != 1:  # N media nodes on this host (app/workers.py)
+            if args.workers < 1 or not settings.redis_url:
+                print("hearing: --workers N needs N >= 1 and REDIS_URL (rooms are placed on workers through "
+                      "Redis)", file=sys.stderr)
+                return 2
+            from app.workers import supervise
+
+            asyncio.run(_migrate(settings))
+            return supervise(settings, args.workers)
         if args.command == "serve":
             with contextlib.suppress(KeyboardInterrupt):
                 return asyncio.run(_serve(settings, args.demo))
@@ -459,6 +674,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_verify_recording(settings, args.hearing_id))
         if args.command == "export":
             return asyncio.run(_export(settings, args))
+        if args.command == "verify-clip":
+            return asyncio.run(_verify_clip(settings, args.clip_id))
+        if args.command == "workdays":
+            return asyncio.run(_workdays(settings, args))
         if args.command == "staff":
             password = _staff_password() if args.staff_command == "add" else None
             if args.staff_command == "add" and password is None:

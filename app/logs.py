@@ -27,11 +27,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
-def setup_logging(level: str = "INFO") -> None:
+class TextFormatter(logging.Formatter):
+    """One short line per record for a person at a terminal (`make run`): time, level, logger, message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = (f"{time.strftime('%H:%M:%S', time.localtime(record.created))} {record.levelname.lower():<7} "
+                f"{record.name}: {record.getMessage()}")
+        return f"{line}\n{self.formatException(record.exc_info)}" if record.exc_info else line
+
+
+def setup_logging(level: str = "INFO", fmt: str = "auto") -> None:
+    """JSON lines for collectors; plain lines when a person reads them (`fmt` text, or auto on a terminal), where
+    uvicorn's start-up chatter is left out too: the command prints where the platform runs itself."""
+    human = fmt == "text" or (fmt == "auto" and sys.stderr.isatty())
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(TextFormatter() if human else JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "alembic.runtime.migration"):
+    for noisy in ("uvicorn.access", "alembic.runtime.migration", *(("uvicorn.error",) if human else ())):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -12,6 +12,8 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as _SourceError
 
+from signaling.turn_credentials import TurnRest
+
 
 class SettingsError(Exception):
     """Invalid configuration; the message names the variable and the fix."""
@@ -30,11 +32,19 @@ class Settings(BaseSettings):
         description="Base URL printed in join links; default http://HOST:PORT",
     )
     var_dir: Path = Field(Path("var"), alias="HEARING_VAR_DIR", description="Where embedded state lives")
+    objects_dir_override: Path | None = Field(
+        None, alias="HEARING_OBJECTS_DIR",
+        description="The local object directory when S3_ENDPOINT is unset; default HEARING_VAR_DIR/objects "
+                    "(`serve --workers` points every worker at the parent's)")
     database_url: str = Field(
         "", description="SQLAlchemy async URL; default sqlite+aiosqlite under HEARING_VAR_DIR"
     )
     redis_url: str = Field("", description="Redis URL; unset = in-process bus (single instance)")
     redis_prefix: str = Field("hearing", description="Prefix for every Redis key and channel")
+    redis_heartbeat_seconds: float = Field(
+        2.0, gt=0, le=60,
+        description="Each instance's heartbeat in Redis; a dead instance's participants are announced as left "
+                    "within 4 x this + a round trip")
     s3_endpoint: str = Field("", description="S3 endpoint host:port; unset = local directory under var/objects")
     s3_access_key: str = Field("", description="S3 access key")
     s3_secret_key: str = Field("", description="S3 secret key")
@@ -54,10 +64,26 @@ class Settings(BaseSettings):
         default_factory=list, description="Comma-separated stun: URLs given to clients; empty = none"
     )
     turn_servers: Annotated[list[str], NoDecode] = Field(default_factory=list, description="Comma-separated turn: URLs")
-    turn_username: str = Field("", description="TURN username")
-    turn_password: str = Field("", description="TURN credential")
+    turn_shared_secret: str = Field(
+        "", description="Secret shared with coturn (use-auth-secret): each participant gets a TURN username "
+                        "`expiry:participant` and an HMAC password expiring with its link")
     media_enabled: bool = Field(True, description="Run the SFU in this process (false: signalling only)")
+    node_url: str = Field(
+        "", alias="HEARING_NODE_URL",
+        description="With Redis: the ws(s):// base URL clients reach THIS node's signalling at, where joins of "
+                    "rooms placed here are redirected; default HEARING_PUBLIC_URL as ws(s)://")
+    drain_seconds: float = Field(
+        30.0, alias="HEARING_DRAIN_SECONDS", ge=0, le=3600,
+        description="After SIGTERM: how long live rooms may go on before the node ends them (and they move)")
+    node_capacity: int = Field(100, alias="HEARING_NODE_CAPACITY", ge=1,
+                               description="With Redis: rooms this media node accepts before others get new ones")
     video_codec: Literal["VP8", "H264"] = Field("VP8", description="The one video codec every room agrees on")
+    transport_cc: bool = Field(False, description="Offer transport-cc to subscribers (their feedback drives "
+                               "the SFU's estimate of their link; off until proven in rooms, docs/village-links.md)")
+    sfu_send_path: Literal["fast", "python", "reference"] = Field(
+        "fast", alias="SFU_SEND_PATH", description="The SFU's per-packet send path: fast (media/fastsend.py, its "
+        "compiled rewrite+protect+send where built), python (the same without the compiled helper) or the plain "
+        "reference path they are tested against")
     token_secret: str = Field(
         "", alias="HEARING_TOKEN_SECRET",
         description="HS256 key for join tokens; dev: generated once into var/token_secret",
@@ -73,15 +99,69 @@ class Settings(BaseSettings):
                                 description="The court's local time zone (IANA name), for times on transcripts")
     exhibit_max_mb: int = Field(50, alias="HEARING_EXHIBIT_MAX_MB", ge=1, le=2048,
                                 description="Largest exhibit file accepted, in MiB")
+    clip_max_mb: int = Field(100, alias="CLIP_MAX_MB", ge=1, le=2048,
+                             description="Largest recorded clip (petition, asynchronous trial, station) in MiB")
+    clip_max_seconds: int = Field(180, alias="CLIP_MAX_SECONDS", ge=5, le=3600,
+                                  description="Longest recorded clip accepted, in seconds")
+    jobs_poll_seconds: float = Field(2.0, alias="JOBS_POLL_SECONDS", gt=0, le=60,
+                                     description="How often each instance looks for due scheduled jobs")
     integrity_signing_key_file: Path | None = Field(
         None, alias="INTEGRITY_SIGNING_KEY_FILE",
         description="Ed25519 private key (PEM) that signs integrity codes; default var/integrity_signing_key.pem, "
                     "created once (0600)")
     recording_segment_seconds: float = Field(2.0, ge=0.5, le=60,
                                              description="Target length of a recording segment, in seconds")
+    petition_courts: str = Field(
+        "main:本院", description="Courts taking video petitions: comma-separated code:name pairs (first = default)")
+    petition_reopen_days: int = Field(15, ge=1, le=90,
+                                      description="Days after a petition's reply within which the citizen may "
+                                                  "reopen it (once); unrated petitions close then")
+    petition_daily_limit_session: int = Field(3, ge=1, le=1000,
+                                              description="Petitions one citizen's filing session may file per "
+                                                          "court day (429 filing_limit past it)")
+    petition_daily_limit_phone: int = Field(5, ge=1, le=1000,
+                                            description="Petitions with one contact phone number per court day, "
+                                                        "across sessions and stations (429 filing_limit past it)")
+    stations_pickup_timeout_seconds: float = Field(
+        180.0, gt=0, description="How long a station's call waits for a judge before the caller hears nobody picked up")
+    # ---- HTTP limits (docs/security.md): slow and oversized requests never hold the server ------------
+    http_header_timeout_seconds: float = Field(
+        10.0, alias="HTTP_HEADER_TIMEOUT_SECONDS", gt=0, le=300,
+        description="A connection must send a request's whole line and headers within this long (from its first "
+                    "byte, or from connecting), else it is closed: half-open requests cannot pile up")
+    http_body_idle_seconds: float = Field(
+        30.0, alias="HTTP_BODY_IDLE_SECONDS", gt=0, le=600,
+        description="Close a request whose body stops arriving for this long (while the app is waiting for it)")
+    http_keep_alive_seconds: int = Field(
+        5, alias="HTTP_KEEP_ALIVE_SECONDS", ge=1, le=300,
+        description="Close an idle keep-alive connection after this long")
+    http_max_connections: int = Field(
+        4096, alias="HTTP_MAX_CONNECTIONS", ge=16,
+        description="Open HTTP connections (or running requests) beyond which new requests get 503 at once")
+    http_max_connections_per_ip: int = Field(
+        64, alias="HTTP_MAX_CONNECTIONS_PER_IP", ge=1,
+        description="Open HTTP connections one client address may hold (trusted proxies exempt); more are closed "
+                    "at once. WebSockets leave the count once upgraded (they have their own limits)")
+    http_max_body_kb: int = Field(
+        1024, alias="HTTP_MAX_BODY_KB", ge=16, le=1 << 20,
+        description="Largest request body, in KiB, of a route that declares no limit of its own (uploads declare "
+                    "theirs); larger ones get 413 before a byte of the body is read")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="TRUSTED_PROXIES",
+        description="Comma-separated addresses or networks of the reverse proxies whose X-Forwarded-For and "
+                    "X-Forwarded-Proto are believed; empty = none (the peer address is the client)")
+    login_attempts_per_minute: float = Field(
+        10.0, alias="LOGIN_ATTEMPTS_PER_MINUTE", gt=0, le=600,
+        description="Sustained staff login attempts per client address (burst LOGIN_BURST); per address and "
+                    "username it is a fifth of that. No account is ever locked")
+    login_burst: int = Field(20, alias="LOGIN_BURST", ge=1, le=1000,
+                             description="Login attempts a client address may make at once before throttling")
     log_level: str = Field("INFO", description="Python logging level")
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto", alias="HEARING_LOG_FORMAT",
+        description="json lines (for log collectors) or text (for people); auto: text on a terminal")
 
-    @field_validator("ice_host_addresses", "stun_servers", "turn_servers", mode="before")
+    @field_validator("ice_host_addresses", "stun_servers", "turn_servers", "trusted_proxies", mode="before")
     @classmethod
     def _split_csv(cls, v: object) -> object:
         if isinstance(v, str):
@@ -98,6 +178,16 @@ class Settings(BaseSettings):
                 raise ValueError(f"{addr!r} is not an IP address; list IPs such as 127.0.0.1,203.0.113.7") from None
         return v
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for net in v:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ValueError(f"{net!r} is not an address or network; list e.g. 172.30.70.2,10.0.0.0/8") from None
+        return v
+
     @field_validator("court_timezone")
     @classmethod
     def _zone(cls, v: str) -> str:
@@ -106,6 +196,23 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{v!r} is not a time zone; use an IANA name such as Asia/Shanghai") from None
         return v
+
+    @field_validator("petition_courts")
+    @classmethod
+    def _courts(cls, v: str) -> str:
+        for pair in v.split(","):
+            code, _, name = pair.strip().partition(":")
+            if not code.strip() or not name.strip() or len(code.strip()) > 32:
+                raise ValueError(f"{pair!r} is not code:name (e.g. main:本院); codes up to 32 characters")
+        return v
+
+    def petition_court_names(self) -> dict[str, str]:
+        """Court code → name, in the order given."""
+        out = {}
+        for pair in self.petition_courts.split(","):
+            code, _, name = pair.strip().partition(":")
+            out[code.strip()] = name.strip()
+        return out
 
     @field_validator("stun_servers")
     @classmethod
@@ -132,6 +239,13 @@ class Settings(BaseSettings):
             v = "postgresql+asyncpg://" + v.removeprefix("postgresql://")
         return v
 
+    @field_validator("node_url")
+    @classmethod
+    def _node_url(cls, v: str) -> str:
+        if v and not v.startswith(("ws://", "wss://")):
+            raise ValueError("use the ws:// or wss:// base URL clients reach this node at, e.g. wss://node-1.court.example")
+        return v
+
     @field_validator("redis_url")
     @classmethod
     def _redis(cls, v: str) -> str:
@@ -144,10 +258,19 @@ class Settings(BaseSettings):
         if self.hearing_env == "production":
             if len(self.token_secret) < 32:
                 raise ValueError("HEARING_TOKEN_SECRET must be set (32+ characters) when HEARING_ENV=production")
+            # Every replica must sign integrity codes with the same provided key: one generated per replica
+            # would make each replica's codes unverifiable by the others.
+            if self.integrity_signing_key_file is None:
+                raise ValueError("INTEGRITY_SIGNING_KEY_FILE must name the provided Ed25519 key (PEM) when "
+                                 "HEARING_ENV=production; create one with: openssl genpkey -algorithm ed25519")
+            if not self.integrity_signing_key_file.is_file():
+                raise ValueError(f"INTEGRITY_SIGNING_KEY_FILE {self.integrity_signing_key_file} is not a readable "
+                                 "file; production never generates its own integrity key")
             if self.s3_endpoint and not (self.s3_access_key and self.s3_secret_key):
                 raise ValueError("S3_ACCESS_KEY and S3_SECRET_KEY are required with S3_ENDPOINT")
-        if self.turn_servers and not (self.turn_username and self.turn_password):
-            raise ValueError("TURN_USERNAME and TURN_PASSWORD are required with TURN_SERVERS")
+        if self.turn_servers and len(self.turn_shared_secret) < 16:
+            raise ValueError("TURN_SHARED_SECRET (16+ characters, coturn's static-auth-secret) is required with "
+                             "TURN_SERVERS")
         return self
 
     @property
@@ -158,23 +281,33 @@ class Settings(BaseSettings):
         return f"http://{host}:{self.port}"
 
     @property
+    def node_ws_url(self) -> str:
+        """Where clients reach this node's signalling (the base of its /ws/{room} URLs)."""
+        if self.node_url:
+            return self.node_url.rstrip("/")
+        return "ws" + self.base_url.removeprefix("http")
+
+    @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{(self.var_dir / 'hearing.db').resolve()}"
 
     @property
     def objects_dir(self) -> Path:
-        return (self.var_dir / "objects").resolve()
+        return (self.objects_dir_override or self.var_dir / "objects").resolve()
 
     def ice_servers(self) -> list[dict[str, object]]:
-        """RTCIceServer dicts for clients; empty by default so nothing reaches outside."""
+        """The static RTCIceServer dicts (STUN); empty by default so nothing reaches outside. TURN entries are
+        per participant (`turn_rest()`), since each carries its own time-limited credential."""
         out: list[dict[str, object]] = []
         if self.stun_servers:
             out.append({"urls": list(self.stun_servers)})
-        if self.turn_servers:
-            out.append(
-                {"urls": list(self.turn_servers), "username": self.turn_username, "credential": self.turn_password}
-            )
         return out
+
+    def turn_rest(self) -> TurnRest | None:
+        """The TURN servers and the secret they share with the app, or None without TURN."""
+        if not self.turn_servers:
+            return None
+        return TurnRest(tuple(self.turn_servers), self.turn_shared_secret)
 
     def signing_secret(self) -> str:
         """The token key: explicit, or (outside production) generated once and kept in var/token_secret."""

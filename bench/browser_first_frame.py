@@ -40,12 +40,12 @@ async def _run(base: str, runs: int, timeout_ms: int) -> list[dict[str, Any]]:
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         try:
-            publisher_ctx = await browser.new_context(viewport={"width": 1280, "height": 720})
+            publisher_ctx = await browser.new_context(viewport={"width": 1280, "height": 720}, bypass_csp=True)
             publisher = await publisher_ctx.new_page()
             await publisher.goto(_link(base, "presiding_judge", "审判长"))
             await publisher.wait_for_function("document.body.dataset.state === 'connected'", timeout=timeout_ms)
             for i in range(runs):
-                ctx = await browser.new_context(viewport={"width": 1280, "height": 720})
+                ctx = await browser.new_context(viewport={"width": 1280, "height": 720}, bypass_csp=True)
                 try:
                     page = await ctx.new_page()
                     await page.goto(_link(base, "plaintiff", f"原告{i}"))

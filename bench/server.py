@@ -24,9 +24,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def hearing_server(secret: str, **env_extra: str) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+def hearing_server(secret: str, *, port: int | None = None,
+                   **env_extra: str) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     """Yield (port, process) once it accepts connections; a fresh var dir, no Redis/S3/PostgreSQL from the env."""
-    port = free_port()
+    port = port or free_port()
     with tempfile.TemporaryDirectory() as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "S3_", "DATABASE_"))}
         env.update(HEARING_VAR_DIR=tmp, HEARING_PORT=str(port), HEARING_TOKEN_SECRET=secret, HEARING_ENV="test",

@@ -226,11 +226,33 @@ class ChainChecker:
 # ---- the interface and its SQL shell --------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """A page of the log, newest first: entries before `before_seq` (None: from the newest) matching every filter
+    given. `action` and `subject` match as prefixes ("register." every register entry, "hearing:<id>" one
+    hearing); `actor_id` exactly; `since`/`until` bound the time (until exclusive)."""
+
+    before_seq: int | None = None
+    limit: int = 50
+    action: str | None = None
+    actor_id: str | None = None
+    subject: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _like_prefix(text: str) -> str:
+    """A LIKE pattern matching `text` literally as a prefix (escape character '\\')."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 @runtime_checkable
 class AuditLog(Protocol):
     async def append(self, event: AuditEvent) -> AuditEntry: ...
 
     async def entries(self, after_seq: int = 0, limit: int = 100) -> list[AuditEntry]: ...
+
+    async def search(self, query: AuditQuery) -> list[AuditEntry]: ...
 
     async def check(self) -> ChainReport: ...
 
@@ -288,6 +310,31 @@ class SqlAuditLog:
             rows = await conn.execute(
                 select(audit_log).where(audit_log.c.seq > after_seq).order_by(audit_log.c.seq).limit(limit)
             )
+            return [
+                AuditEntry(r.seq, r.at, r.actor_id, r.actor_role, r.action, r.subject, json.loads(r.details),
+                           r.prev_hash, r.hash)
+                for r in rows
+            ]
+
+    async def search(self, query: AuditQuery) -> list[AuditEntry]:
+        """One page of entries, newest first (see `AuditQuery`); reading never touches the chain's lock."""
+        c = audit_log.c
+        where = []
+        if query.before_seq is not None:
+            where.append(c.seq < query.before_seq)
+        if query.action:
+            where.append(c.action.like(_like_prefix(query.action), escape="\\"))
+        if query.subject:
+            where.append(c.subject.like(_like_prefix(query.subject), escape="\\"))
+        if query.actor_id:
+            where.append(c.actor_id == query.actor_id)
+        if query.since is not None:
+            where.append(c.at >= query.since)
+        if query.until is not None:
+            where.append(c.at < query.until)
+        async with transaction(self.engine, self._url, "searching the audit log") as conn:
+            rows = await conn.execute(select(audit_log).where(*where).order_by(c.seq.desc())
+                                      .limit(max(1, min(query.limit, 500))))
             return [
                 AuditEntry(r.seq, r.at, r.actor_id, r.actor_role, r.action, r.subject, json.loads(r.details),
                            r.prev_hash, r.hash)

@@ -47,6 +47,8 @@ class StationKind(StrEnum):
     VILLAGE = "village"
     ENTERPRISE = "enterprise"
     DETENTION_CENTRE = "detention_centre"
+    COMMUNITY = "community"
+    COURTROOM = "courtroom"  # a court's fixed courtroom station with its camera (lent to other courts: stations/)
 
 
 class ParticipantStatus(StrEnum):
@@ -179,7 +181,7 @@ class NewHearing:
     scheduled_end: datetime
     panel: Sequence[str] = ()  # person ids of the judges; the first presides
     room_id: str | None = None
-    recorded: bool = True
+    recorded: bool | None = None  # None: the kind's default (docket.recording_rules); refused if it breaks the rule
     state: str = "scheduled"
 
 

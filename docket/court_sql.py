@@ -47,6 +47,8 @@ from docket.court import (
     Verification,
     VerificationMethod,
 )
+from docket.recording_rules import recorded_flag
+from docket.room_ids import PRIVATE_KIND, RoomIdTaken, namespace_problem
 from docket.sql import DEFAULT_CONNECT_TIMEOUT, display_url, make_engine, parse_url
 from docket.tables import (
     CODE_LENGTH,
@@ -60,6 +62,7 @@ from docket.tables import (
     persons,
     private_room_members,
     private_rooms,
+    rooms,
     stations,
 )
 from docket.transactions import transaction
@@ -330,6 +333,7 @@ class SqlCourtRecords:
 
     async def create_hearing(self, hearing: NewHearing) -> Hearing:
         kind = _enum(HearingKind, "hearing kind", hearing.kind)
+        recorded = recorded_flag(kind, hearing.recorded)  # the kind's recording rule holds in the register
         start = _aware("scheduled_start", hearing.scheduled_start)
         end = _aware("scheduled_end", hearing.scheduled_end)
         if end <= start:
@@ -337,6 +341,8 @@ class SqlCourtRecords:
         state = _text("state", hearing.state, CODE_LENGTH)
         if hearing.room_id is not None:
             _text("room id", hearing.room_id, ID_LENGTH)
+            if (why := namespace_problem(hearing.room_id, kind.value)) is not None:
+                raise RoomIdTaken(hearing.room_id, why)
         panel = list(hearing.panel)
         if len(set(panel)) != len(panel):
             raise InvalidRecord("a judge can sit on a panel only once")
@@ -345,18 +351,28 @@ class SqlCourtRecords:
             await self._require(conn, cases, "case", hearing.case_id)
             for person_id in panel:
                 await self._require(conn, persons, "person", person_id)
+            if hearing.room_id is not None:
+                await self._room_id_free(conn, hearing.room_id)
             try:
                 await conn.execute(hearings.insert().values(
                     id=hearing_id, case_id=hearing.case_id, kind=kind.value, scheduled_start=start,
-                    scheduled_end=end, state=state, room_id=hearing.room_id, recorded=hearing.recorded,
+                    scheduled_end=end, state=state, room_id=hearing.room_id, recorded=recorded,
                     created_at=now, state_changed_at=now,
                 ))
             except IntegrityError:
-                raise InvalidRecord(f"room {hearing.room_id!r} already belongs to another hearing") from None
+                raise RoomIdTaken(str(hearing.room_id), "already belongs to another hearing") from None
             for position, person_id in enumerate(panel):
                 await conn.execute(panel_members.insert().values(hearing_id=hearing_id, person_id=person_id,
                                                                  position=position))
             return await self._read_hearing(conn, hearing_id)
+
+    @staticmethod
+    async def _room_id_free(conn: AsyncConnection, room_id: str) -> None:
+        """RoomIdTaken unless no hearing, private room or other room (the rooms table: ad-hoc ones) has this id."""
+        for column, what in ((hearings.c.room_id, "already belongs to another hearing"),
+                             (private_rooms.c.room_id, "is a private room's"), (rooms.c.id, "is already a room")):
+            if (await conn.execute(select(column).where(column == room_id).limit(1))).first() is not None:
+                raise RoomIdTaken(room_id, what)
 
     async def get_hearing(self, hearing_id: str) -> Hearing:
         async with self._tx(f"reading hearing {hearing_id!r}") as conn:
@@ -493,9 +509,12 @@ class SqlCourtRecords:
         label = _text("label", label, 200) if label else ""
         if not members:
             raise InvalidRecord("a private room needs at least one member")
+        if (why := namespace_problem(room_id, PRIVATE_KIND)) is not None:
+            raise RoomIdTaken(room_id, why)
         room_pk = _new_id()
         async with self._tx("opening a private room", write=True) as conn:
             await self._require(conn, hearings, "hearing", hearing_id)
+            await self._room_id_free(conn, room_id)
             for pid in set(members):
                 row = (await conn.execute(select(participants.c.hearing_id)
                                           .where(participants.c.id == pid))).first()
@@ -506,7 +525,7 @@ class SqlCourtRecords:
                     id=room_pk, hearing_id=hearing_id, room_id=room_id, label=label, opened_by=opened_by,
                     opened_at=_now()))
             except IntegrityError:
-                raise InvalidRecord(f"room {room_id!r} is already a private room") from None
+                raise RoomIdTaken(room_id, "is a private room's") from None
             for pid in sorted(set(members)):
                 await conn.execute(private_room_members.insert().values(private_room_id=room_pk, participant_id=pid))
             if audit is not None:

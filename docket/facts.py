@@ -95,6 +95,20 @@ class Fact:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ParkedFact:
+    """A fact the follower set aside after its handler kept failing (docket.tables_facts_follower)."""
+
+    fact_id: str
+    seq: int
+    person_id: str
+    handler: str
+    error: str
+    attempts: int
+    parked_at: datetime
+    retried_at: datetime | None
+
+
 @runtime_checkable
 class FactRecords(Protocol):
     async def add_fact(self, fact: NewFact, *, audit: AuditEvent | None = None) -> Fact:

@@ -22,21 +22,26 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, func, select, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from docket.audit import PERSONAL_KEYS, AuditEvent, append_in, canonical_json
 from docket.court import InvalidRecord, NotFound
-from docket.facts import ConflictingFact, Fact, FactKind, NewFact
+from docket.facts import ConflictingFact, Fact, FactKind, NewFact, ParkedFact
+from docket.pg_listen import Listener, listen
 from docket.records import RecordsError
 from docket.sql import display_url, parse_url
 from docket.tables import ID_LENGTH, persons
+from docket.tables_facts_follower import facts_parked
 from docket.tables_integrity import SOURCE_LENGTH, SOURCE_REF_LENGTH, litigation_facts
 from docket.transactions import transaction
+from docket.work_lock import exclusive
 
 _SEQ_ATTEMPTS = 8
+FACTS_CHANNEL = "hearing_facts_appended"
+"""PostgreSQL NOTIFY channel: payload = the highest seq a commit appended."""
 MAX_DETAILS_BYTES = 4096
 
 log = logging.getLogger("docket.facts")
@@ -149,6 +154,56 @@ class SqlFactRecords:
         """`on_facts_appended` on this register's engine: woken by every writer in this process."""
         return on_facts_appended(self.engine, listener)
 
+    def listen_appended(self, listener: AppendListener) -> Listener | None:
+        """Woken by writers in every process: PostgreSQL LISTEN on the facts channel (None on SQLite, whose
+        writers share this process). `listener(0)` after each (re)connect: NOTIFYs may have been missed."""
+        if self.engine.dialect.name != "postgresql":
+            return None
+        return listen(self.engine, FACTS_CHANNEL, lambda payload: listener(int(payload) if payload else 0))
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[bool]:
+        """One holder of `name` across instances (docket.work_lock)."""
+        return exclusive(self.engine, name)
+
+    # ---- facts a follower parked ---------------------------------------------------------------------------
+
+    async def park(self, follower: str, facts: Sequence[Fact], handler: str, error: str, attempts: int) -> None:
+        """Record that `handler` kept failing on these facts (one person's), audited in the same transaction."""
+        if not facts:
+            return
+        now = _now()
+        async with self._tx("parking litigation facts", write=True) as conn:
+            for fact in facts:
+                exists = (await conn.execute(select(facts_parked.c.fact_id).where(
+                    facts_parked.c.follower == follower, facts_parked.c.fact_id == fact.id))).first()
+                values = {"seq": fact.seq, "person_id": fact.person_id, "handler": handler[:128],
+                          "error": error[:2000], "attempts": attempts, "parked_at": now, "retried_at": None}
+                if exists:
+                    await conn.execute(facts_parked.update().where(
+                        facts_parked.c.follower == follower, facts_parked.c.fact_id == fact.id).values(**values))
+                else:
+                    await conn.execute(facts_parked.insert().values(follower=follower, fact_id=fact.id, **values))
+            await append_in(conn, AuditEvent(
+                "system", "system", "facts.parked", f"person:{facts[0].person_id}",
+                {"follower": follower, "facts": [f.id for f in facts], "handler": handler[:128],
+                 "attempts": attempts}))
+
+    async def parked(self, follower: str, *, include_retried: bool = False) -> list[ParkedFact]:
+        async with self._tx("reading parked facts") as conn:
+            q = select(facts_parked).where(facts_parked.c.follower == follower)
+            if not include_retried:
+                q = q.where(facts_parked.c.retried_at.is_(None))
+            rows = await conn.execute(q.order_by(facts_parked.c.seq))
+            return [ParkedFact(r.fact_id, int(r.seq), r.person_id, r.handler, r.error, int(r.attempts),
+                               r.parked_at, r.retried_at) for r in rows]
+
+    async def mark_retried(self, follower: str, person_id: str) -> None:
+        """The handlers succeeded for a person whose facts were parked: their parked facts are done."""
+        async with self._tx("marking parked facts retried", write=True) as conn:
+            await conn.execute(facts_parked.update().where(
+                facts_parked.c.follower == follower, facts_parked.c.person_id == person_id,
+                facts_parked.c.retried_at.is_(None)).values(retried_at=_now()))
+
     async def add_fact(self, fact: NewFact, *, audit: AuditEvent | None = None) -> Fact:
         return (await self.add_facts([fact], audit=audit))[0]
 
@@ -166,6 +221,11 @@ class SqlFactRecords:
                     stored = [await self._add_in(conn, fact, kind, details) for fact, kind, details in checked]
                     if audit is not None and any(new for _, new in stored):
                         await append_in(conn, audit)
+                    new_seq = max((f.seq for f, new in stored if new), default=0)
+                    if new_seq and conn.dialect.name == "postgresql":
+                        # Delivered at commit to every instance's LISTEN (docket/pg_listen.py).
+                        await conn.execute(text("SELECT pg_notify(:channel, :seq)"),
+                                           {"channel": FACTS_CHANNEL, "seq": str(new_seq)})
                 # Committed: wake the followers (only now, so they cannot read before the facts are visible).
                 appended = max((f.seq for f, new in stored if new), default=0)
                 if appended:

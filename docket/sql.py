@@ -18,6 +18,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemy
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from docket.records import IssuedToken, RecordsError, Room, RoomNotFound
+from docket.room_ids import RoomIdTaken, namespace_problem
 from docket.tables import ID_LENGTH, issued_tokens, rooms
 
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
@@ -187,8 +188,13 @@ class SqlRecords:
         await self.engine.dispose()
 
     async def create_room(self, room_id: str, title: str, kind: str) -> Room:
-        """Insert the room, or return the stored one unchanged; a concurrent insert of the same id is not an error."""
+        """Insert the room, or return the stored one unchanged; a concurrent insert of the same id is not an error.
+
+        RoomIdTaken if the id's prefix says another kind of room (docket.room_ids: private rooms alone use theirs).
+        """
         _check_id("room id", room_id)
+        if (why := namespace_problem(room_id, kind)) is not None:
+            raise RoomIdTaken(room_id, why)
         async with self._begin(f"reading room {room_id!r}") as conn:
             row = (await conn.execute(select(*_ROOM_COLUMNS).where(rooms.c.id == room_id))).first()
         if row is not None:

@@ -34,6 +34,7 @@ class StaffRole(StrEnum):
     JUDGE = "judge"  # 审判员
     CLERK = "clerk"  # 书记员: keeps the register, issues links
     MEDIATOR = "mediator"  # 调解员
+    STATION_OPERATOR = "station_operator"  # 工作站管理员: helps people at a service station (stations/)
 
 
 class DuplicateUsername(RecordsError):

@@ -239,9 +239,16 @@ private_room_members = Table(
 # Tables of later migrations live in their own modules on the same metadata; importing them here keeps
 # `metadata` complete for whoever imports this module (the drift test, the SQL adapters).
 from docket import (  # noqa: E402, F401
+    tables_async_trial,
     tables_exhibits,
+    tables_facts_follower,
+    tables_foundations,
     tables_integrity,
+    tables_petitions,
     tables_points,
+    tables_room_chat,
+    tables_seat_codes,
     tables_staff,
+    tables_stations,
     tables_transcripts,
 )

@@ -88,3 +88,17 @@ points_cursor = Table(
     Column("name", String(CODE_LENGTH), primary_key=True),
     Column("seq", BigInteger, nullable=False),
 )
+
+points_person_tokens = Table(
+    "points_person_tokens",
+    metadata,
+    # Migration 0020_hardening: each points link issued to a person, by the SHA-256 of its token (never the token),
+    # so staff can withdraw a person's links before they expire — the integrity access links' mechanism.
+    Column("token_hash", String(HASH_LENGTH), primary_key=True),
+    Column("person_id", String(ID_LENGTH), ForeignKey("persons.id"), nullable=False, index=True),
+    Column("issued_by", String(ID_LENGTH), nullable=False),
+    Column("issued_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Column("revoked_by", String(ID_LENGTH), nullable=True),
+)

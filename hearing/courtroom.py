@@ -22,7 +22,7 @@ register, applies them, writes the outcome with its audit entry, and tells the r
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from docket.audit import AuditEvent, AuditLog
@@ -36,16 +36,20 @@ from docket.court import (
     VerificationMethod,
 )
 from docket.records import Records
+from docket.room_chat import SqlRoomChat
+from docket.transcripts import TranscriptStore
 from hearing import exhibits as exhibit_rules
 from hearing.exhibit_service import ExhibitService
-from hearing.kinds import ProcedureState
+from hearing.kinds import HearingKind, ProcedureState
 from hearing.live_permissions import (
     actions_for,
     audit_event,
     conflict,
     forbidden,
     not_found,
+    not_live,
     refuse_unless,
+    rule_error,
     transitions_for,
 )
 from hearing.policy import Action, allowed
@@ -53,10 +57,14 @@ from hearing.private_rooms import PrivateRoomService
 from hearing.procedure import RefusalCode, Refused
 from hearing.procedure_service import Actor, Applied, ProcedureService
 from hearing.recording_control import RecordingControl
+from hearing.refusals import RoomRefusal
 from hearing.roles import ROLE_GRANTS, Role
+from hearing.room_chat import copy_into_transcript
+from hearing.room_tools import RoomTools
 from signaling.closecodes import CloseCode
 from signaling.hub import SessionInfo, SignalingHub
 from signaling.protocol import (
+    ROOM_TOOL_MESSAGES,
     Admit,
     ChangeProcedure,
     ClosePrivateRoom,
@@ -72,12 +80,19 @@ from signaling.protocol import (
     Place,
     Remove,
     RoomState,
+    SendChat,
     SendToLobby,
     SetRecording,
+    TranscriptUpdated,
 )
 from signaling.tokens import JoinClaims, TokenError, TokenService
 
 log = logging.getLogger("hearing.courtroom")
+
+LIVE_ONLY = (LockRoom, OpenPrivateRoom, ClosePrivateRoom, SetRecording, MuteParticipant, SendToLobby,
+             *ROOM_TOOL_MESSAGES)
+"""Moderation that only means something in a live session: refused (`not_live`) in an asynchronous trial, whose
+parties answer at different times (admitting after the identity check and removing still apply)."""
 
 STAFF_ROLES = frozenset({Role.PRESIDING_JUDGE, Role.JUDGE, Role.CLERK, Role.MEDIATOR})
 """Court staff enter the room directly; everyone else waits in the lobby until admitted."""
@@ -89,7 +104,7 @@ def room_state(hearing: Hearing | None, *, recording: bool = False) -> RoomState
     if hearing is None:
         return RoomState(state=ADHOC_STATE)
     return RoomState(hearing_id=hearing.id, kind=hearing.kind.value, state=hearing.state, locked=hearing.locked,
-                     recording=recording)
+                     recording=recording, since=hearing.state_changed_at.astimezone(UTC).isoformat())
 
 
 class Courtroom:
@@ -97,15 +112,22 @@ class Courtroom:
 
     def __init__(self, hub: SignalingHub, court: CourtRecords, audit: AuditLog, procedure: ProcedureService, *,
                  allow_adhoc: bool, tokens: TokenService, records: Records,
-                 exhibits: ExhibitService | None = None, recording: RecordingControl | None = None) -> None:
+                 exhibits: ExhibitService | None = None, recording: RecordingControl | None = None,
+                 chat: SqlRoomChat | None = None, transcripts: TranscriptStore | None = None,
+                 tz: tzinfo = UTC) -> None:
         self.hub = hub
         self.recording = recording
-        self.private = PrivateRoomService(hub, court, audit, tokens, records)
+        self.private = PrivateRoomService(hub, court, audit, tokens, records, on_back=self._back_in_room)
+        self.tools = RoomTools(hub, court, audit, chat, self._admit_checked)
+        self.chat = chat
+        self.transcripts = transcripts
+        self.tz = tz
         self.exhibits = exhibits
         self.court = court
         self.audit = audit
         self.procedure = procedure
         self.allow_adhoc = allow_adhoc
+        self.records = records
 
     def room_state(self, hearing: Hearing | None) -> RoomState:
         """What everyone is told, the recording light included: it shows what the recorder is actually doing."""
@@ -170,11 +192,24 @@ class Courtroom:
                                    transitions_for(session.role, hearing, place))
         if "moderate" in session.grants:
             await self.hub.send_to(session.room_id, session.participant_id, await self.private.listing(hearing))
-        if place is Place.ROOM and self.exhibits is not None:
-            shown = await self.exhibits.presentation(hearing.id)
-            if not isinstance(shown, exhibit_rules.Refused) and shown.exhibit_id is not None:
-                await self.hub.send_to(session.room_id, session.participant_id,
-                                       await presented(self.exhibits, hearing.id, shown.exhibit_id, shown.page))
+        if place is Place.ROOM:
+            await self.tools.welcome(session.room_id, session.participant_id, hearing)
+            await self.show_presentation(hearing, session.participant_id)
+
+    async def _back_in_room(self, main: str, participant_id: str, hearing: Hearing) -> None:
+        """Back from a private room: the room tools' state and the exhibit presented now."""
+        await self.tools.welcome(main, participant_id, hearing)
+        await self.show_presentation(hearing, participant_id)
+
+    async def show_presentation(self, hearing: Hearing, participant_id: str) -> None:
+        """Whoever comes into the main room (joining, admitted from the lobby, back from a private room) is shown
+        the exhibit presented now: `exhibit-presented` is only broadcast when it changes."""
+        if self.exhibits is None or hearing.room_id is None:
+            return
+        shown = await self.exhibits.presentation(hearing.id)
+        if not isinstance(shown, exhibit_rules.Refused) and shown.exhibit_id is not None:
+            await self.hub.send_to(hearing.room_id, participant_id,
+                                   await presented(self.exhibits, hearing.id, shown.exhibit_id, shown.page))
 
     # ---- the staff API's door -----------------------------------------------------------------------------
 
@@ -187,7 +222,7 @@ class Courtroom:
     async def act(self, hearing: Hearing, actor_id: str, role: Role, msg: ModerationMessage) -> Error | None:
         """A moderation request from the staff API, checked exactly as if it came over signalling."""
         if hearing.room_id is None:
-            return conflict("the hearing has no room yet: issue a link first")
+            return conflict(RoomRefusal.NO_ROOM_YET, "the hearing has no room yet: issue a link first")
         session = SessionInfo(hearing.room_id, actor_id, "api", role.value, ROLE_GRANTS[role])
         return await self.handle(session, msg)
 
@@ -197,11 +232,20 @@ class Courtroom:
         hearing = await self.court.find_hearing_by_room(session.room_id)
         if hearing is None:
             if await self.court.find_private_room(session.room_id) is not None:
-                return forbidden("moderate from the hearing's main room, not from a private room")
-            return forbidden("this room is not a hearing of this court; it has no moderation")
+                if isinstance(msg, SendChat):  # a private room's chat: its members only, kept nowhere
+                    return await self.tools.private_chat(session, msg)
+                return forbidden(RoomRefusal.MODERATE_FROM_MAIN_ROOM,
+                                 "moderate from the hearing's main room, not from a private room")
+            return forbidden(RoomRefusal.NOT_A_HEARING_ROOM,
+                             "this room is not a hearing of this court; it has no moderation")
         me = (await self.hub.members(session.room_id)).get(session.participant_id) or {}
         if me.get("place", Place.ROOM.value) == Place.LOBBY.value:  # from a private room one still moderates
-            return forbidden("you are waiting in the lobby")
+            return forbidden(RoomRefusal.MODERATOR_IN_LOBBY, "you are waiting in the lobby")
+        if hearing.kind is HearingKind.ASYNC_TRIAL and isinstance(msg, LIVE_ONLY):
+            return not_live(f"{type(msg).__name__} is an action of a live session; an asynchronous trial (异步审理) "
+                            "is heard in stages on its own page")
+        if isinstance(msg, ROOM_TOOL_MESSAGES):
+            return await self.tools.handle(session, hearing, msg)
         if isinstance(msg, ChangeProcedure):
             return await self._procedure(session, hearing, msg)
         if isinstance(msg, LockRoom):
@@ -214,13 +258,13 @@ class Courtroom:
             return await self._set_recording(session, hearing, msg)
         target_id = msg.participant_id
         if target_id == session.participant_id:
-            return forbidden("you cannot do that to yourself")
+            return forbidden(RoomRefusal.NOT_TO_YOURSELF, "you cannot do that to yourself")
         try:
             target = await self.court.get_participant(target_id)
         except NotFound:
             target = None
         if target is None or target.hearing_id != hearing.id:
-            return not_found(f"no participant {target_id!r} in this hearing")
+            return not_found(RoomRefusal.PARTICIPANT_UNKNOWN, f"no participant {target_id!r} in this hearing")
         if isinstance(msg, Admit):
             return await self._admit(session, hearing, target, msg)
         if isinstance(msg, Deny):
@@ -231,26 +275,34 @@ class Courtroom:
             return await self._remove(session, hearing, target, msg)
         if isinstance(msg, MuteParticipant):
             return await self._mute(session, hearing, target, msg)
-        return forbidden("unsupported moderation message")  # pragma: no cover - the union is exhausted above
+        return forbidden(RoomRefusal.UNSUPPORTED_MODERATION,
+                         "unsupported moderation message")  # pragma: no cover - the union is exhausted above
 
     async def _admit(self, session: SessionInfo, hearing: Hearing, target: Participant, msg: Admit) -> Error | None:
         if (refusal := refuse_unless(session, hearing, Action.ADMIT_DENY)) is not None:
             return refusal
+        return await self._admit_checked(session, hearing, target, msg.verification)
+
+    async def _admit_checked(self, session: SessionInfo, hearing: Hearing, target: Participant,
+                             verification: str | None) -> Error | None:
+        """Admit one person (the policy already allowed the sender to): alone, or as one of `admit-all`."""
         member = (await self.hub.members(session.room_id)).get(target.id)
         if member is None or member.get("place") != Place.LOBBY.value:
-            return not_found("that participant is not waiting in the lobby")
+            return not_found(RoomRefusal.NOT_WAITING_IN_LOBBY, "that participant is not waiting in the lobby")
         if hearing.locked:
-            return conflict("the room is locked; unlock it before admitting anyone")
+            return conflict(RoomRefusal.ROOM_LOCKED, "the room is locked; unlock it before admitting anyone")
         method: VerificationMethod | None = None
-        if msg.verification is not None:
+        if verification is not None:
             try:
-                method = VerificationMethod(msg.verification)
+                method = VerificationMethod(verification)
             except ValueError:
-                return Error(code=ErrorCode.BAD_MESSAGE, message=(
-                    f"unknown verification method {msg.verification[:64]!r}; use one of "
-                    f"{', '.join(m.value for m in VerificationMethod)}"))
+                return rule_error(ErrorCode.BAD_MESSAGE, RoomRefusal.VERIFICATION_UNKNOWN,
+                               f"unknown verification method {verification[:64]!r}; use one of "
+                               f"{', '.join(m.value for m in VerificationMethod)}",
+                               methods=[m.value for m in VerificationMethod])
         if method is None and target.verification is None:
-            return conflict("check the participant's identity first and say how (verification), then admit")
+            return conflict(RoomRefusal.IDENTITY_UNCHECKED,
+                            "check the participant's identity first and say how (verification), then admit")
         if method is not None:
             await self.court.record_verification(
                 target.id, Verification(method, session.participant_id, datetime.now(UTC)),
@@ -262,13 +314,15 @@ class Courtroom:
         await self.hub.place(session.room_id, target.id, Place.ROOM)
         await self.hub.set_actions(session.room_id, target.id, actions_for(target.role, hearing, Place.ROOM),
                                    transitions_for(target.role, hearing, Place.ROOM))
+        await self.tools.welcome(session.room_id, target.id, hearing)
+        await self.show_presentation(hearing, target.id)
         return None
 
     async def _deny(self, session: SessionInfo, hearing: Hearing, target: Participant, msg: Deny) -> Error | None:
         if (refusal := refuse_unless(session, hearing, Action.ADMIT_DENY)) is not None:
             return refusal
         if target.status is ParticipantStatus.ADMITTED:
-            return conflict("that participant is already in the room; remove them instead")
+            return conflict(RoomRefusal.ALREADY_IN_ROOM, "that participant is already in the room; remove them instead")
         await self.court.set_participant_status(
             target.id, ParticipantStatus.DENIED,
             audit=audit_event(session, "participant.denied", hearing, participant=target.id))
@@ -281,10 +335,10 @@ class Courtroom:
         if (refusal := refuse_unless(session, hearing, Action.REMOVE)) is not None:
             return refusal
         if target.role in STAFF_ROLES:
-            return forbidden("court staff do not wait in the lobby")
+            return forbidden(RoomRefusal.STAFF_NO_LOBBY, "court staff do not wait in the lobby")
         member = (await self.hub.members(session.room_id)).get(target.id)
         if member is None or member.get("place") != Place.ROOM.value:
-            return not_found("that participant is not in the room")
+            return not_found(RoomRefusal.NOT_IN_ROOM, "that participant is not in the room")
         await self.court.set_participant_status(
             target.id, ParticipantStatus.WAITING,
             audit=audit_event(session, "participant.sent_to_lobby", hearing, participant=target.id))
@@ -296,13 +350,25 @@ class Courtroom:
         if (refusal := refuse_unless(session, hearing, Action.REMOVE)) is not None:
             return refusal
         if target.role == Role.PRESIDING_JUDGE:
-            return forbidden("the presiding judge cannot be removed")
+            return forbidden(RoomRefusal.PRESIDING_JUDGE_NOT_REMOVABLE, "the presiding judge cannot be removed")
         await self.court.set_participant_status(
             target.id, ParticipantStatus.REMOVED,
             audit=audit_event(session, "participant.removed", hearing, participant=target.id))
-        await self.hub.remove(session.room_id, target.id, LeaveReason.REMOVED,
-                              _with_reason("you were removed from the hearing", msg.reason))
+        message = _with_reason("you were removed from the hearing", msg.reason)
+        await self.hub.remove(session.room_id, target.id, LeaveReason.REMOVED, message)
+        await self.private.end_sessions_of(hearing, target.id, message)  # a caucus too: every session ends
         return None
+
+    async def end_sessions_of_link(self, room_id: str, jti: str, message: str) -> int:
+        """A withdrawn link ends the sessions it opened: the main room's and its holder's private rooms'."""
+        ended = await self.hub.end_sessions_of_token(room_id, jti, message)
+        hearing = await self.court.find_hearing_by_room(room_id)
+        if hearing is None:
+            return ended
+        holder = next((t.participant_id for t in await self.records.tokens_for_room(room_id) if t.jti == jti), None)
+        if holder is not None:
+            ended += await self.private.end_sessions_of(hearing, holder, message, code=CloseCode.TOKEN_REVOKED)
+        return ended
 
     async def _mute(self, session: SessionInfo, hearing: Hearing, target: Participant,
                     msg: MuteParticipant) -> Error | None:
@@ -310,7 +376,7 @@ class Courtroom:
             return refusal
         member = await self.hub.hold(session.room_id, target.id, msg.kind)
         if member is None:
-            return not_found("that participant is not connected")
+            return not_found(RoomRefusal.NOT_CONNECTED, "that participant is not connected")
         await self.audit.append(audit_event(session, "participant.muted", hearing, participant=target.id,
                                                   kind=msg.kind.value))
         return None
@@ -328,23 +394,27 @@ class Courtroom:
         try:
             role = Role(session.role)
         except ValueError:
-            return forbidden(f"the role {session.role!r} may not change the procedure")
+            return forbidden(RoomRefusal.ROLE_NO_PROCEDURE, f"the role {session.role!r} may not change the procedure",
+                             role=session.role)
         if not any(Action.CHANGE_PROCEDURE_STATE in allowed(role, hearing.kind, s) for s in ProcedureState):
             # Someone who can never move this kind of hearing hears "forbidden", not why the move would not fit.
             await self.audit.append(audit_event(session, "procedure.refused", hearing, transition=msg.transition,
                                                 state=hearing.state, code="not_permitted"))
-            return forbidden(f"a {role.value} may not change the procedure of a {hearing.kind.value}")
+            return forbidden(RoomRefusal.ROLE_NO_PROCEDURE,
+                             f"a {role.value} may not change the procedure of a {hearing.kind.value}",
+                             role=role.value, kind=hearing.kind.value)
         outcome = await self.procedure.transition(hearing.id, Actor(session.participant_id, role), msg.transition)
         if isinstance(outcome, Refused):
             code = ErrorCode.FORBIDDEN if outcome.code is RefusalCode.NOT_PERMITTED else ErrorCode.CONFLICT
-            return Error(code=code, message=outcome.reason)
+            return rule_error(code,
+                           outcome.code.value, outcome.reason, transition=msg.transition, state=str(hearing.state))
         return None  # the service's listener (`announce`) has told the room
 
     async def _set_recording(self, session: SessionInfo, hearing: Hearing, msg: SetRecording) -> Error | None:
         if (refusal := refuse_unless(session, hearing, Action.START_PAUSE_RECORDING)) is not None:
             return refusal
         if self.recording is None:
-            return conflict("no media server runs here, so nothing can be recorded")
+            return conflict(RoomRefusal.NO_RECORDER, "no media server runs here, so nothing can be recorded")
         await self.recording.set(hearing, msg.on, msg.reason, session.participant_id)
         await self.audit.append(audit_event(session, "recording.started" if msg.on else "recording.paused", hearing,
                                             reason=msg.reason or None))
@@ -352,8 +422,15 @@ class Courtroom:
         return None
 
     async def on_procedure(self, applied: Applied) -> None:
-        """A procedure listener: tell the room."""
+        """A procedure listener: tell the room; at the close, the chat goes into the transcript (hearing.room_chat)."""
         await self.announce(applied.hearing)
+        hearing = applied.hearing
+        if hearing.state == ProcedureState.CLOSED and self.chat is not None and self.transcripts is not None:
+            version = await copy_into_transcript(self.transcripts, await self.chat.list(hearing.id), hearing.id,
+                                                 self.tz)
+            if version is not None and hearing.room_id is not None:
+                await self.hub.broadcast(hearing.room_id, TranscriptUpdated(version=version.number,
+                                                                            sha256=version.sha256))
 
     async def announce(self, hearing: Hearing) -> None:
         """Tell the room a hearing's new state and give everyone connected their new permissions."""
@@ -366,8 +443,9 @@ class Courtroom:
             if place is Place.PRIVATE:
                 continue  # their permissions live in the private room until they come back
             role = str(member.get("role", ""))
-            await self.hub.set_actions(hearing.room_id, pid, actions_for(role, hearing, place),
-                                       transitions_for(role, hearing, place))
+            actions = actions_for(role, hearing, place)
+            await self.hub.set_actions(hearing.room_id, pid, actions, transitions_for(role, hearing, place))
+            await self.tools.actions_changed(hearing.room_id, pid, member, actions)
 
 
 async def presented(exhibits: ExhibitService, hearing_id: str, exhibit_id: str | None,

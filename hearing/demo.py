@@ -1,4 +1,5 @@
-"""The demo court `make run` and `hearing demo` set up: one case heard as a trial, a mediation and a deliberation.
+"""The demo court `make run` and `hearing demo` set up: one case heard as a trial, a mediation, a deliberation and an
+asynchronous trial (异步审理, scheduled: the parties consent on its page first, each by their own /async link).
 
 Everything is real register data (persons, a case, hearings with their panel, participants) and real one-time
 links, so the demo goes through the same lobby, admission and permissions as a real hearing. Running it again
@@ -43,6 +44,8 @@ class DemoHearingSpec:
     room_base: str
     kind: HearingKind
     seats: tuple[tuple[Role, str], ...]  # (role, name); panel judges first, the presiding judge first of all
+    state: ProcedureState = ProcedureState.LOBBY_OPEN  # where a new demo hearing starts
+    page: str = "join"  # the page each person's link opens: the room (/join) or the asynchronous trial's (/async)
 
 
 DEMO_HEARINGS: tuple[DemoHearingSpec, ...] = (
@@ -57,6 +60,9 @@ DEMO_HEARINGS: tuple[DemoHearingSpec, ...] = (
     DemoHearingSpec("demo-deliberation", HearingKind.DELIBERATION, (
         (R.PRESIDING_JUDGE, "王审判长"), (R.JUDGE, "刘审判员"), (R.CLERK, "李书记员"),
     )),
+    DemoHearingSpec("demo-async", HearingKind.ASYNC_TRIAL, (
+        (R.PRESIDING_JUDGE, "王审判长"), (R.CLERK, "李书记员"), (R.PLAINTIFF, "张原告"), (R.DEFENDANT, "赵被告"),
+    ), state=ProcedureState.SCHEDULED, page="async"),
 )
 DEMO_PEOPLE = sorted({name for spec in DEMO_HEARINGS for _, name in spec.seats})
 _SIDES = {"张原告": PartySide.PLAINTIFF, "赵被告": PartySide.DEFENDANT}
@@ -67,6 +73,12 @@ class DemoLink:
     role: Role
     name: str
     link: IssuedLink
+    page: str = "join"
+
+    @property
+    def url(self) -> str:
+        """The link on the page this hearing is held on (the token is the same: one link per seat)."""
+        return self.link.url.replace("/join#", f"/{self.page}#", 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +106,7 @@ async def seed_demo_court(court: CourtRecords, records: Records, tokens: TokenSe
             room_id = await _free_room(court, spec.room_base)
             hearing = await court.create_hearing(NewHearing(
                 case_id, spec.kind, now, now + timedelta(hours=3), panel=panel, room_id=room_id,
-                recorded=spec.kind is not HearingKind.DELIBERATION, state=ProcedureState.LOBBY_OPEN.value))
+                recorded=spec.kind is not HearingKind.DELIBERATION, state=spec.state.value))
             for role, name in spec.seats:
                 await court.add_participant(NewParticipant(hearing.id, persons[name], role.value))
         by_person = {p.person_id: p for p in await court.list_participants(hearing.id)}
@@ -104,7 +116,7 @@ async def seed_demo_court(court: CourtRecords, records: Records, tokens: TokenSe
             link = await issue_participant_link(
                 court, records, tokens, rooms or _NoRooms(), base_url, hearing_id=hearing.id,
                 participant_id=participant.id, ttl_seconds=DEMO_LINK_TTL, audit=audit)
-            links.append(DemoLink(role, name, link))
+            links.append(DemoLink(role, name, link, spec.page))
         out.append(DemoHearing(spec, hearing, tuple(links)))
     return out
 

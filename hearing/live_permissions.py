@@ -11,20 +11,31 @@ from docket.audit import AuditEvent
 from docket.court import Hearing
 from hearing.policy import Action, allowed
 from hearing.procedure import available
+from hearing.refusals import RoomRefusal
 from signaling.hub import SessionInfo
-from signaling.protocol import Error, ErrorCode, Place
+from signaling.protocol import Error, ErrorCode, ErrorParam, Place
 
 
-def forbidden(message: str) -> Error:
-    return Error(code=ErrorCode.FORBIDDEN, message=message)
+def rule_error(code: ErrorCode, reason: str, message: str, **params: ErrorParam) -> Error:
+    """An `error` naming the rule (`reason`, translated by clients with `params`); `message` is for logs."""
+    return Error(code=code, reason=reason, params=params, message=message)
 
 
-def conflict(message: str) -> Error:
-    return Error(code=ErrorCode.CONFLICT, message=message)
+def forbidden(reason: str, message: str, **params: ErrorParam) -> Error:
+    return rule_error(ErrorCode.FORBIDDEN, reason, message, **params)
 
 
-def not_found(message: str) -> Error:
-    return Error(code=ErrorCode.NOT_FOUND, message=message)
+def conflict(reason: str, message: str, **params: ErrorParam) -> Error:
+    return rule_error(ErrorCode.CONFLICT, reason, message, **params)
+
+
+def not_found(reason: str, message: str, **params: ErrorParam) -> Error:
+    return rule_error(ErrorCode.NOT_FOUND, reason, message, **params)
+
+
+def not_live(message: str) -> Error:
+    """A live-session action in an asynchronous trial (异步审理), which is heard in stages on its own page."""
+    return Error(code=ErrorCode.NOT_LIVE, message=message)
 
 
 def actions_for(role: str, hearing: Hearing, place: Place) -> list[str]:
@@ -47,8 +58,10 @@ def refuse_unless(session: SessionInfo, hearing: Hearing, action: Action) -> Err
     """None if the session's role may take `action` in this hearing now, else the refusal naming why not."""
     if action.value in allowed(session.role, hearing.kind, hearing.state):
         return None
-    return forbidden(f"a {session.role} may not {action.value.replace('_', ' ')} in a {hearing.kind.value} "
-                     f"that is {hearing.state.replace('_', ' ')}")
+    return forbidden(RoomRefusal.ACTION_NOT_ALLOWED,
+                     f"a {session.role} may not {action.value.replace('_', ' ')} in a {hearing.kind.value} "
+                     f"that is {hearing.state.replace('_', ' ')}",
+                     role=session.role, action=action.value, kind=hearing.kind.value, state=str(hearing.state))
 
 
 def audit_event(session: SessionInfo, action: str, hearing: Hearing, **details: Any) -> AuditEvent:

@@ -30,6 +30,14 @@ ACTION_LABELS: dict[Action, tuple[str, str]] = {
     Action.ENTER_PRIVATE_ROOM: ("enter-room", "enter a private room they are assigned to"),
     Action.CHANGE_PROCEDURE_STATE: ("procedure", "move the procedure (see the transitions below)"),
     Action.SIGN_TRANSCRIPT: ("sign", "sign the transcript (笔录)"),
+    Action.CONSENT_ASYNC_TRIAL: ("consent", "give or withdraw consent to an asynchronous trial (staff: record a "
+                                            "party's written or oral consent)"),
+    Action.CONDUCT_STAGES: ("stages", "open and close stages, post questions, extend deadlines"),
+    Action.ANSWER_QUESTIONS: ("answer", "answer the questions addressed to them by recorded clip and/or text"),
+    Action.CHAT: ("chat", "write in the room's chat (on the record: the transcript's chat section)"),
+    Action.RAISE_HAND: ("hand", "raise a hand (举手) to ask for the floor"),
+    Action.SHARE_SCREEN: ("screen", "share a screen or window (a document); forwarded and recorded like a camera"),
+    Action.GIVE_FLOOR: ("floor", "lower raised hands, spotlight a speaker for everyone"),
 }
 
 

@@ -9,13 +9,14 @@ recorder only ever follows hearings' main rooms.
 
 from __future__ import annotations
 
-import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from docket.audit import AuditEvent, AuditLog
 from docket.court import CourtRecords, Hearing, NotFound, Participant, ParticipantStatus, PrivateRoom
 from docket.records import IssuedToken, Records
+from docket.room_ids import new_private_room_id
 from hearing.kinds import ProcedureState
 from hearing.live_permissions import (
     actions_for,
@@ -24,9 +25,11 @@ from hearing.live_permissions import (
     forbidden,
     not_found,
     refuse_unless,
+    rule_error,
     transitions_for,
 )
 from hearing.policy import Action, allowed
+from hearing.refusals import RoomRefusal
 from hearing.roles import ROLE_GRANTS, Role
 from signaling.closecodes import CloseCode
 from signaling.hub import SessionInfo, SignalingHub
@@ -46,7 +49,7 @@ from signaling.tokens import JoinClaims, TokenError, TokenService
 
 PRIVATE_STATES = frozenset({ProcedureState.IN_SESSION, ProcedureState.RECESS})
 """Private rooms exist only while the hearing runs; any other state closes them."""
-PRIVATE_ACTIONS = ["publish_audio", "publish_video", "subscribe"]
+PRIVATE_ACTIONS = ["chat", "publish_audio", "publish_video", "subscribe"]
 PRIVATE_TOKEN_TTL = 4 * 3600
 
 
@@ -70,8 +73,9 @@ def sides_of(participants: list[Participant], party_sides: dict[str, str]) -> se
 
 class PrivateRoomService:
     def __init__(self, hub: SignalingHub, court: CourtRecords, audit: AuditLog, tokens: TokenService,
-                 records: Records) -> None:
+                 records: Records, on_back: Callable[[str, str, Hearing], Awaitable[None]] | None = None) -> None:
         self.hub = hub
+        self.on_back = on_back  # someone is back in the main room: show them what is presented there
         self.court = court
         self.audit = audit
         self.tokens = tokens
@@ -89,6 +93,25 @@ class PrivateRoomService:
         if hearing.state not in PRIVATE_STATES:
             for private in await self.court.list_private_rooms(hearing.id):
                 await self.close(private, "system", "system")
+
+    async def end_sessions_of(self, hearing: Hearing, participant_id: str, message: str,
+                              code: CloseCode = CloseCode.REMOVED) -> int:
+        """Someone removed from the hearing, or whose link was withdrawn, leaves every private room too.
+
+        Why: a caucus is a room of its own with its own link; ending only the main-room session would leave them
+        in the caucus, hearing it and sending media. Their caucus links are revoked (no coming back with them) and
+        the session closed through the room bus, so it ends on whichever instance holds it. Returns how many ended.
+        """
+        ended = 0
+        for private in await self.court.list_private_rooms(hearing.id):
+            if participant_id not in private.members:
+                continue
+            for token in await self.records.tokens_for_room(private.room_id):
+                if token.participant_id == participant_id and token.revoked_at is None:
+                    await self.records.revoke_token(token.jti, "participant's place in the hearing ended")
+            if await self.hub.remove(private.room_id, participant_id, LeaveReason.REMOVED, message, code=code):
+                ended += 1
+        return ended
 
     async def join(self, claims: JoinClaims, private: PrivateRoom) -> Place:
         """Only its registered, admitted members, while the hearing's stage lets them enter."""
@@ -116,27 +139,31 @@ class PrivateRoomService:
             try:
                 target = await self.court.get_participant(pid)
             except NotFound:
-                return not_found(f"no participant {pid!r} in this hearing")
+                return not_found(RoomRefusal.PARTICIPANT_UNKNOWN, f"no participant {pid!r} in this hearing")
             if target.hearing_id != hearing.id:
-                return not_found(f"no participant {pid!r} in this hearing")
+                return not_found(RoomRefusal.PARTICIPANT_UNKNOWN, f"no participant {pid!r} in this hearing")
             if Action.ENTER_PRIVATE_ROOM not in allowed(target.role, hearing.kind, hearing.state):
-                return forbidden(f"a {target.role} may not enter a private room now")
+                return forbidden(RoomRefusal.ROLE_NO_PRIVATE_ROOM, f"a {target.role} may not enter a private room now",
+                                 role=target.role)
             if (members.get(pid) or {}).get("place") != Place.ROOM.value:
-                return conflict("everyone moved to a private room must be in the hearing room now")
+                return conflict(RoomRefusal.PRIVATE_MEMBERS_IN_ROOM,
+                                "everyone moved to a private room must be in the hearing room now")
             if pid in busy:
-                return conflict("that participant is already in a private room")
+                return conflict(RoomRefusal.ALREADY_IN_PRIVATE_ROOM, "that participant is already in a private room")
             chosen.append(target)
         if not chosen:
-            return Error(code=ErrorCode.BAD_MESSAGE, message="name at least one participant besides yourself")
+            return rule_error(ErrorCode.BAD_MESSAGE, RoomRefusal.PRIVATE_NEEDS_MEMBER,
+                           "name at least one participant besides yourself")
         case = await self.court.get_case(hearing.case_id)
         if len(sides := sides_of(chosen, {p.person_id: p.side.value for p in case.parties})) > 1:
             named = " and the ".join(sorted(sides))
-            return forbidden(f"a private room holds one side only; these participants are on the {named} sides: "
-                             "open one room per side")
+            return forbidden(RoomRefusal.PRIVATE_ONE_SIDE,
+                             f"a private room holds one side only; these participants are on the "
+                             f"{named} sides: open one room per side", sides=sorted(sides))
         ids = [p.id for p in chosen]
         if Action.ENTER_PRIVATE_ROOM in allowed(session.role, hearing.kind, hearing.state):
             ids.append(session.participant_id)  # a mediator sits in the caucus they open
-        room_id = f"private-{secrets.token_hex(8)}"
+        room_id = new_private_room_id()  # server-made, in the prefix no hearing or ad-hoc room may use
         label = msg.label or "private room"
         private = await self.court.open_private_room(
             hearing.id, room_id, label, ids, session.participant_id,
@@ -148,8 +175,8 @@ class PrivateRoomService:
         return None
 
     async def listing(self, hearing: Hearing) -> PrivateRooms:
-        """For staff: the hearing's open private rooms."""
-        return PrivateRooms(rooms=[PrivateRoomInfo(room_id=r.room_id, label=r.label, members=list(r.members))
+        """For staff: the hearing's open private rooms, by id: a room's signalling id goes only to its members."""
+        return PrivateRooms(rooms=[PrivateRoomInfo(id=r.id, label=r.label, members=list(r.members))
                                    for r in await self.court.list_private_rooms(hearing.id)])
 
     async def _move_into(self, private: PrivateRoom, pid: str, member: dict[str, Any]) -> None:
@@ -174,9 +201,11 @@ class PrivateRoomService:
     async def close_request(self, session: SessionInfo, hearing: Hearing, msg: ClosePrivateRoom) -> Error | None:
         if (refusal := refuse_unless(session, hearing, Action.OPEN_PRIVATE_ROOM)) is not None:
             return refusal
-        private = await self.court.find_private_room(msg.room_id)
+        private = next((r for r in await self.court.list_private_rooms(hearing.id)
+                        if (msg.id is not None and r.id == msg.id) or (msg.room_id is not None
+                                                                      and r.room_id == msg.room_id)), None)
         if private is None or private.hearing_id != hearing.id or not private.is_open:
-            return not_found("no such open private room in this hearing")
+            return not_found(RoomRefusal.PRIVATE_ROOM_UNKNOWN, "no such open private room in this hearing")
         await self.close(private, session.participant_id, session.role)
         return None
 
@@ -199,5 +228,7 @@ class PrivateRoomService:
                 role = str(member.get("role", ""))
                 await self.hub.set_actions(main, pid, actions_for(role, hearing, Place.ROOM),
                                            transitions_for(role, hearing, Place.ROOM))
+                if self.on_back is not None:
+                    await self.on_back(main, pid, hearing)
         await self.hub.broadcast(main, await self.listing(hearing), audience="staff")
 

@@ -15,8 +15,10 @@ person; it never raises for a bad request and does no I/O, so the service and si
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from hearing.kinds import HearingKind, ProcedureState
 from hearing.policy import Action, may
@@ -62,6 +64,7 @@ class RefusalCode(StrEnum):
     TERMINAL = "terminal"  # the record is sealed: nothing moves any more
     WRONG_STATE = "wrong_state"  # the transition does not start from the current state
     NOT_PERMITTED = "not_permitted"  # the actor's role may not make this move here
+    CONSENT_MISSING = "consent_missing"  # an asynchronous trial without every party's consent (hearing.async_trial)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,7 @@ class Moved:
 class Refused:
     code: RefusalCode
     reason: str
+    params: Mapping[str, Any] = field(default_factory=dict)  # what the client needs to say it (e.g. who is missing)
 
 
 def _parse(

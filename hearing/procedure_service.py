@@ -41,6 +41,8 @@ class Applied:
 log = logging.getLogger("hearing.procedure")
 
 Listener = Callable[["Applied"], Awaitable[None]]
+Guard = Callable[[Hearing, Actor, Moved], Awaitable[Refused | None]]
+"""A further court rule a move must pass after the pure decision (an asynchronous trial's consents, for one)."""
 
 
 @dataclass
@@ -51,6 +53,7 @@ class ProcedureService:
     _audit: AuditLog
     attempts: int = 3
     listeners: list[Listener] = field(default_factory=list)
+    guards: list[Guard] = field(default_factory=list)
 
     async def transition(self, hearing_id: str, actor: Actor, transition: Transition | str) -> Applied | Refused:
         """Move the hearing if the actor may; NotFound if there is no such hearing."""
@@ -66,6 +69,14 @@ class ProcedureService:
                          "code": outcome.code.value},
                     ))
                 return outcome
+            for guard in self.guards:
+                if (refusal := await guard(hearing, actor, outcome)) is not None:
+                    await self._audit.append(AuditEvent(
+                        actor.id, str(actor.role), "procedure.refused", subject,
+                        {"transition": str(transition), "state": hearing.state, "kind": hearing.kind.value,
+                         "code": refusal.code.value},
+                    ))
+                    return refusal
             event = AuditEvent(
                 actor.id, str(actor.role), "procedure.transition", subject,
                 {"transition": outcome.transition.value, "from": outcome.source.value, "to": outcome.target.value,

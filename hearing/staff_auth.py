@@ -2,7 +2,9 @@
 
 Passwords are hashed with argon2id (argon2-cffi; the parameters travel inside each hash, so raising them later
 re-hashes at the next login). A login for an unknown username still runs one argon2 verification against a dummy
-hash, so its timing does not tell which usernames exist. After `MAX_FAILED_LOGINS` wrong passwords in a row the
+hash, so its timing does not tell which usernames exist. Guessing is slowed per client address
+(hearing.login_throttle, in the login route), never by locking the account, which would let anyone lock a judge
+out. A court may still opt into a lockout (`max_failed_logins`): then after that many wrong passwords in a row the
 account is locked for `LOCK_DURATION`; while locked, logins are refused without checking the password (so
 guessing stops), with an error saying until when. Successes and failures are audited (`staff.login`,
 `staff.login_failed`, `staff.logout`) with the account id only, never the username typed.
@@ -21,6 +23,12 @@ for it (`hearing_role`):
   system is not sitting in court, so an admin cannot start a session or seal a record on their own.
 Judges and mediators see the hearings their person is on (panel or participant); admins and clerks see all.
 
+Seats (席位) and their links: a staff seat (presiding judge, judge, clerk, mediator: `STAFF_SEATS`) is only ever
+the staff member's own. Its join link is issued to them alone, through their own login (`own_seat`; the staff API's
+POST /api/hearings/{id}/my-link); nobody else — no admin, no clerk — can issue it, so nobody can withdraw a judge's
+link and take the judge's procedure moves or enter the deliberation (合议) in the judge's place. Links for the
+others' seats (parties, counsel, witnesses...) are issued by staff holding `links.issue` and go to those people.
+
 Pure parts (permissions, password rules, `hearing_role`) are plain functions; `StaffAuth` is the shell over a
 `StaffStore` and the audit log, with an injectable clock.
 """
@@ -28,12 +36,15 @@ Pure parts (permissions, password rules, `hearing_role`) are plain functions; `S
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
+import itertools
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -44,6 +55,10 @@ from docket.staff import NewStaff, StaffAccount, StaffRole, StaffSession, StaffS
 from hearing.roles import Role
 
 MAX_FAILED_LOGINS = 5
+"""Where a court opts into a per-account lockout (StaffAuth(max_failed_logins=...)); off by default, because a
+lockout lets anyone lock a judge out by guessing: logins are throttled per client address instead
+(hearing.login_throttle)."""
+NEVER = 1 << 31
 LOCK_DURATION = timedelta(minutes=15)
 SESSION_TTL = timedelta(hours=12)
 MIN_PASSWORD_LENGTH = 10
@@ -61,6 +76,7 @@ class Permission(StrEnum):
     VIEW_ALL_HEARINGS = "hearings.view_all"  # without it: only the hearings one's person is on
     VIEW_STATS = "stats.view"
     CHANGE_PROCEDURE = "procedure.change"  # also needs a role in that hearing (hearing_role)
+    READ_AUDIT = "audit.read"  # browse the audit log (admins: running the system, not sitting in court)
 
 
 P = Permission
@@ -69,11 +85,14 @@ _CLERK = frozenset({P.READ_REGISTER, P.WRITE_REGISTER, P.ISSUE_LINKS, P.VIEW_ALL
 _JUDGE = frozenset({P.VIEW_STATS, P.CHANGE_PROCEDURE})
 
 STAFF_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
-    StaffRole.ADMIN: frozenset({P.READ_REGISTER, P.WRITE_REGISTER, P.ISSUE_LINKS, P.VIEW_ALL_HEARINGS, P.VIEW_STATS}),
+    StaffRole.ADMIN: frozenset({P.READ_REGISTER, P.WRITE_REGISTER, P.ISSUE_LINKS, P.VIEW_ALL_HEARINGS, P.VIEW_STATS,
+                                P.READ_AUDIT}),
     StaffRole.CLERK: _CLERK,
     StaffRole.PRESIDING_JUDGE: _JUDGE,
     StaffRole.JUDGE: _JUDGE,
     StaffRole.MEDIATOR: frozenset({P.CHANGE_PROCEDURE}),
+    # Station operators use only the stations API (their station, its calls); nothing of the register.
+    StaffRole.STATION_OPERATOR: frozenset(),
 }
 
 JUDICIAL = frozenset({StaffRole.PRESIDING_JUDGE, StaffRole.JUDGE})
@@ -85,6 +104,9 @@ _QUALIFIED: dict[Role, frozenset[StaffRole]] = {
 }
 """Court roles a staff member may hold in a hearing, and the staff roles that qualify for each."""
 
+STAFF_SEATS = frozenset(_QUALIFIED)
+"""Seats held by court staff: their links go only to the staff member themselves, through their own login."""
+
 
 def permissions_of(roles: Iterable[StaffRole]) -> frozenset[Permission]:
     out: frozenset[Permission] = frozenset()
@@ -93,15 +115,35 @@ def permissions_of(roles: Iterable[StaffRole]) -> frozenset[Permission]:
     return out
 
 
+COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent / "data" / "common_passwords.txt"
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The shipped list of common passwords (lower case), refused for staff accounts."""
+    lines = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip().lower() for line in lines if line.strip() and not line.startswith("#"))
+
+
 def password_problem(password: str) -> str | None:
-    """Why a new password is refused, or None. Length is what matters; no composition rules."""
+    """Why a new password is refused, or None. Length matters most (no composition rules), and a password from
+    the shipped common list, or one character or a run of digits repeated, is refused however long."""
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"a password needs at least {MIN_PASSWORD_LENGTH} characters"
     if len(password) > MAX_PASSWORD_LENGTH:
         return f"a password may have at most {MAX_PASSWORD_LENGTH} characters"
     if not password.strip():
         return "a password cannot be only spaces"
+    folded = password.strip().lower()
+    if folded in common_passwords() or len(set(folded)) <= 2 or _sequence(folded):
+        return "this password is one of the most common ones (or a simple pattern); choose another"
     return None
+
+
+def _sequence(text: str) -> bool:
+    """Digits or letters counting up or down by one (1234567890, abcdefghij, 9876543210)."""
+    steps = {ord(b) - ord(a) for a, b in itertools.pairwise(text)}
+    return len(steps) == 1 and steps <= {1, -1, -9, 9}
 
 
 def hash_token(token: str) -> str:
@@ -133,6 +175,17 @@ class StaffPrincipal:
         return permission in self.permissions
 
 
+def panel_problem(panel: Iterable[str], accounts: Iterable[StaffAccount]) -> int | None:
+    """The 1-based position of the first panel member who is not one of the court's judges (an enabled staff
+    account of that person holding a judicial role), or None. Scheduling refuses such a panel: a clerk or an
+    admin on it would hold no seat (`hearing_role`), and nobody else could take the judge's place."""
+    judges = {a.person_id for a in accounts if a.person_id and not a.disabled and a.roles & JUDICIAL}
+    for position, person_id in enumerate(panel, start=1):
+        if person_id not in judges:
+            return position
+    return None
+
+
 def involved(principal: StaffPrincipal, hearing: Hearing, participants: Iterable[Participant]) -> bool:
     """Whether the principal's person is on the hearing's panel or among its participants."""
     pid = principal.person_id
@@ -158,6 +211,34 @@ def hearing_role(principal: StaffPrincipal, hearing: Hearing, participants: Iter
             return None
         return role if principal.roles & _QUALIFIED.get(role, frozenset()) else None
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class Seat:
+    """The staff seat the principal holds in a hearing; `participant` is None for a panel judge not yet listed."""
+
+    role: Role
+    participant: Participant | None
+
+
+def is_staff_seat(role: Role | str) -> bool:
+    return role in STAFF_SEATS
+
+
+def own_seat(principal: StaffPrincipal, hearing: Hearing, participants: Iterable[Participant]) -> Seat | None:
+    """The principal's own staff seat in the hearing (the role `hearing_role` gives them), or None.
+
+    None also when their person's participant record names another role than the one they hold (a panel judge
+    listed as a witness): the register must be put right before either seat gets a link.
+    """
+    participants = list(participants)
+    role = hearing_role(principal, hearing, participants)
+    if role is None or role not in STAFF_SEATS:
+        return None
+    mine = next((p for p in participants if p.person_id == principal.person_id and p.hearing_id == hearing.id), None)
+    if mine is not None and mine.role != role.value:
+        return None
+    return Seat(role, mine)
 
 
 # ---- errors ---------------------------------------------------------------------------------------------
@@ -198,7 +279,7 @@ class StaffAuth:
         hasher: PasswordHasher | None = None,
         clock: Callable[[], datetime] | None = None,
         session_ttl: timedelta = SESSION_TTL,
-        max_failed_logins: int = MAX_FAILED_LOGINS,
+        max_failed_logins: int | None = None,
         lock_duration: timedelta = LOCK_DURATION,
     ) -> None:
         self.store = store
@@ -267,7 +348,7 @@ class StaffAuth:
                 locked_until=account.locked_until,
             )
         if not await self._verify(account.password_hash, password):
-            updated = await self.store.record_failed_login(account.id, now, limit=self.max_failed_logins,
+            updated = await self.store.record_failed_login(account.id, now, limit=self.max_failed_logins or NEVER,
                                                            lock_for=self.lock_duration)
             if updated.locked_at(now):
                 assert updated.locked_until is not None

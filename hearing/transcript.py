@@ -64,15 +64,19 @@ CONFIGURE_STATES = frozenset({S.SCHEDULED, *EDIT_STATES})
 """States in which the re-verification rule may be set (also before the hearing opens)."""
 CONFIRMERS = frozenset({R.CLERK})
 """Roles that may confirm a signer's identity on video (`staff_confirmed`)."""
-CONFIRM_STATES = frozenset({S.IN_SESSION, S.RECESS, S.CLOSED})
-"""When the clerk may confirm a signer: while the hearing runs (seeing them on video before the close) or once
-closed, when signing happens. With `CONFIRMATION_TTL` the check stays close to the signature either way."""
+CONFIRM_STATES = frozenset({S.IN_SESSION, S.RECESS})
+"""When the clerk may confirm a signer: while the hearing runs, seeing them on video. Once closed no media flows
+(hearing.kinds.LIVE_STATES), so there is nothing to confirm on: `no_video_after_close`. The confirmation serves a
+signature after the close for `CONFIRMATION_TTL`; later signers re-enter their ID number."""
 CONFIRMATION_TTL = timedelta(minutes=10)
 """How long a clerk's confirmation can be relied on: long enough to read the final text and sign on a poor link,
 short enough that it vouches for the person at the screen now, not for whoever sits there later."""
 DEFAULT_REVERIFY_ROLES = frozenset({R.PLAINTIFF, R.DEFENDANT, R.WITNESS, R.DETAINEE, R.INTERPRETER})
 """Roles that must re-verify before signing unless the hearing says otherwise: the people from outside the court.
 Judges, the clerk, counsel and prosecutors are known to the court."""
+SEATED_STAFF = frozenset({R.PRESIDING_JUDGE, R.JUDGE, R.CLERK})
+"""Court staff who take part in an asynchronous trial (异步审理) by their seat in it: the trial has no live lobby or
+room, so nothing admits them as they come in; unless denied or removed they read, sign and confirm as admitted."""
 MAX_TEXT_CHARS = 1_000_000
 
 
@@ -96,6 +100,7 @@ class RefusalCode(StrEnum):
     NOT_CONFIRMED = "not_confirmed"  # staff_confirmed, but no clerk's confirmation is usable (none, expired, used)
     NOT_A_SIGNER = "not_a_signer"  # the re-verification rule names a role that does not sign this kind's transcript
     NOT_PRESENT = "not_present"  # the clerk confirms only someone connected to the hearing room, being there too
+    NO_VIDEO_AFTER_CLOSE = "no_video_after_close"  # closed: no video any more to confirm anyone on
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +299,15 @@ def may_read(kind: HearingKind | str, state: ProcedureState | str, role: Role | 
 # ---- signing --------------------------------------------------------------------------------------------
 
 
+def takes_part(kind: HearingKind | str, participant: Participant) -> bool:
+    """Whether the participant counts as admitted for the record: admitted from the lobby, or, in an asynchronous
+    trial, court staff seated in it (`SEATED_STAFF`) who were never denied or removed."""
+    if participant.status is ParticipantStatus.ADMITTED:
+        return True
+    return (str(kind) == HearingKind.ASYNC_TRIAL.value and participant.status is ParticipantStatus.WAITING
+            and participant.role in {r.value for r in SEATED_STAFF})
+
+
 def may_ever_sign(kind: HearingKind | str, role: Role | str) -> bool:
     """Whether the role signs this kind of hearing's transcript at all (once closed)."""
     return may(role, kind, S.CLOSED, Action.SIGN_TRANSCRIPT)
@@ -320,7 +334,7 @@ def check_sign(kind: HearingKind | str, state: ProcedureState | str, hearing_id:
     if not may(role, kind, state, Action.SIGN_TRANSCRIPT):
         return Refused(RefusalCode.WRONG_STATE,
                        f"the transcript is signed once the hearing is closed; it is {_words(state.value)} now")
-    if participant.status is not ParticipantStatus.ADMITTED:
+    if not takes_part(kind, participant):
         return Refused(RefusalCode.NOT_ADMITTED,
                        f"only admitted participants sign; this participant is {participant.status.value}")
     latest = snapshot.latest
@@ -367,12 +381,16 @@ def decide_confirm(kind: HearingKind | str, state: ProcedureState | str, hearing
     if confirmer_role not in CONFIRMERS or not any(allowed(confirmer_role, kind, s) for s in ProcedureState):
         return Refused(RefusalCode.NOT_PERMITTED,
                        f"only the clerk confirms a signer's identity on video, not the {_words(confirmer_role.value)}")
-    if confirmer.status is not ParticipantStatus.ADMITTED:
+    if not takes_part(kind, confirmer):
         return Refused(RefusalCode.NOT_ADMITTED,
                        "join the hearing room first: identity is confirmed by a clerk who sees the signer on video")
+    if state is S.CLOSED:
+        return Refused(RefusalCode.NO_VIDEO_AFTER_CLOSE,
+                       "the hearing is closed and no video flows any more: confirm signers before the close, or "
+                       "they sign with their ID number")
     if state not in CONFIRM_STATES:
         return Refused(RefusalCode.WRONG_STATE,
-                       f"signers are confirmed while the hearing is in session, in recess or closed; it is "
+                       f"signers are confirmed while the hearing is in session or in recess; it is "
                        f"{_words(state.value)}")
     if signer.hearing_id != hearing_id:
         return Refused(RefusalCode.NOT_A_PARTICIPANT, "that person takes part in another hearing")
@@ -381,7 +399,7 @@ def decide_confirm(kind: HearingKind | str, state: ProcedureState | str, hearing
     if not may_ever_sign(kind, signer_role):
         return Refused(RefusalCode.NOT_PERMITTED,
                        f"the {_words(signer_role.value)} does not sign the transcript of {_words(kind.value)} hearings")
-    if signer.status is not ParticipantStatus.ADMITTED:
+    if not takes_part(kind, signer):
         return Refused(RefusalCode.NOT_ADMITTED,
                        f"only admitted participants sign; this participant is {signer.status.value}")
     if any(s.participant_id == signer.id for s in snapshot.signatures):
@@ -436,7 +454,7 @@ def decide_sign(kind: HearingKind | str, state: ProcedureState | str, hearing_id
         assert confirmation is not None
         if (confirmer is None or confirmer.id != confirmation.confirmed_by or confirmer.hearing_id != hearing_id
                 or confirmer.role not in {r.value for r in CONFIRMERS}
-                or confirmer.status is not ParticipantStatus.ADMITTED):
+                or not takes_part(kind, confirmer)):
             return Refused(RefusalCode.BAD_CONFIRMER,
                            "identity on video is confirmed by an admitted clerk of this hearing; ask the clerk "
                            "present to confirm you again")
@@ -451,7 +469,7 @@ def completion(kind: HearingKind | str, participants: Sequence[Participant],
                snapshot: TranscriptSnapshot) -> Completion:
     """Complete = a transcript exists and every admitted participant whose role may sign has signed it."""
     required = tuple(p.id for p in participants
-                     if p.status is ParticipantStatus.ADMITTED and may_ever_sign(kind, p.role))
+                     if takes_part(kind, p) and may_ever_sign(kind, p.role))
     signed = tuple(s.participant_id for s in snapshot.signatures)
     done = set(signed)
     pending = tuple(p for p in required if p not in done)

@@ -134,6 +134,11 @@ class TranscriptService:
 
     # ---- writing -----------------------------------------------------------------------------------------
 
+    @property
+    def store(self) -> TranscriptStore:
+        """The versions' store (the room's chat is copied into it at the close: hearing.room_chat)."""
+        return self._store
+
     async def save(self, hearing_id: str, actor_id: str, actor_role: Role | str, text: str,
                    base_version: int) -> Saved | Unchanged | Conflict | Refused:
         """Autosave `text`, edited from version `base_version` (0 before the first save). NotFound: no hearing."""

@@ -138,6 +138,10 @@ class VerifyIn(BaseModel):
     token: str
 
 
+MAX_IMPORT_BYTES = 64 * MIB
+"""A fact import file from the data exchange (staff only, authorized before it is read)."""
+
+
 def qr_svg(text: str) -> str:
     buf = io.BytesIO()
     qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage).save(buf)
@@ -247,7 +251,8 @@ def integrity_router(ctx: IntegrityContext) -> APIRouter:
                         for a in await service.appeals(status=None, person_id=person_id)],
         }
 
-    @router.post("/me/appeals", status_code=201, openapi_extra=_APPEAL_BODY)
+    @router.post("/me/appeals", status_code=201, openapi_extra={  # capped before reading (app/body_limits.py)
+        **_APPEAL_BODY, "x-max-body-bytes": MAX_EVIDENCE_FILES * service.max_evidence_bytes + MIB})
     async def file_appeal(request: Request, person_id: str = Depends(person)) -> dict[str, Any]:
         """File an appeal or a repair request: JSON, or a multipart form with evidence files (PDF/PNG/JPEG, type
         read from the bytes, size-capped). All or nothing: a refused file (413 `evidence_too_large`, 415
@@ -328,7 +333,7 @@ def integrity_router(ctx: IntegrityContext) -> APIRouter:
         for none. Effective from its next query; audited (`integrity.agency_scopes_changed`, before and after)."""
         return _agency_out(*await service.set_agency_scopes(agency_id, body.scopes, actor_id=principal.id))
 
-    @router.post("/imports")
+    @router.post("/imports", openapi_extra={"x-max-body-bytes": MAX_IMPORT_BYTES})
     async def import_file(request: Request, format: Literal["json", "csv"] = Query(...),
                           source: str | None = Query(None, description="Required for CSV; JSON may name it inside"),
                           principal: StaffPrincipal = Depends(staff.require(Permission.WRITE_REGISTER))

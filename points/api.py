@@ -6,8 +6,11 @@ audited), hands it over as a link to the /points page (the token travels in the 
 send to servers, so it stays out of access logs), and the page sends it as `Authorization: Bearer <token>`. The
 token is a JWT (HS256, key derived from the platform's token secret) with audience `points:person`, subject the
 person id and a lifetime of `PERSON_TOKEN_TTL`; the distinct audience keeps it from opening anything else, and join
-tokens or staff sessions from opening this. Staff endpoints use the staff session (hearing.api.deps): catalogue
-changes and token issue need register.write, totals need stats.view.
+tokens or staff sessions from opening this. Like the integrity access links, every link issued is kept in the
+register by the SHA-256 of its token (points_person_tokens) and accepted only while kept, unexpired and not withdrawn:
+staff withdraw all of a person's links at once (POST /api/points/staff/person-tokens/revoke, a lost phone, a link
+sent to the wrong person), and a withdrawn link answers 401 `token_revoked`. Staff endpoints use the staff session
+(hearing.api.deps): catalogue changes, token issue and withdrawal need register.write, totals need stats.view.
 
 Errors are JSON `{"error": code, "message": sentence}`; refusals change nothing.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -73,6 +77,7 @@ class PersonTokens:
         now = self.clock()
         expires = now + self.ttl
         token = jwt.encode({"sub": person_id, "aud": AUDIENCE, "iat": int(now.timestamp()),
+                            "jti": secrets.token_urlsafe(12),  # two links issued in one second still differ
                             "exp": int(expires.timestamp())}, self._key, algorithm="HS256")
         return token, expires
 
@@ -88,6 +93,11 @@ class PersonTokens:
             raise ApiError(401, "token_expired", "this points link has expired; ask the court's clerk for a new one",
                            headers={"WWW-Authenticate": "Bearer"})
         return str(claims["sub"])
+
+
+def token_digest(token: str) -> str:
+    """What the register keeps of a points link: its SHA-256, never the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 # ---- errors ---------------------------------------------------------------------------------------------
@@ -186,6 +196,10 @@ class PersonTokenOut(BaseModel):
     link: str = Field(description="The /points page with the token in the URL fragment: hand this to the person")
 
 
+class RevokedOut(BaseModel):
+    revoked: int = Field(description="How many of the person's links were withdrawn now")
+
+
 class TotalsOut(BaseModel):
     issued: int
     redeemed: int
@@ -240,7 +254,15 @@ def points_router(ctx: PointsContext) -> APIRouter:
             raise ApiError(401, "not_authenticated", "open your points link from the court (it carries your "
                            "access token), or send 'Authorization: Bearer <points token>'",
                            headers={"WWW-Authenticate": "Bearer"})
-        person_id = ctx.tokens.person_of(credentials.credentials)
+        person_id = ctx.tokens.person_of(credentials.credentials)  # signature, audience, expiry
+        kept = await store.person_token(token_digest(credentials.credentials))
+        if kept is None or kept.person_id != person_id:  # not issued by this court's register (or before 0020)
+            raise ApiError(401, "token_invalid", "this points link is not valid; ask the court's clerk for a new "
+                           "one", headers={"WWW-Authenticate": "Bearer"})
+        if kept.revoked_at is not None:
+            raise ApiError(401, "token_revoked", f"this points link was withdrawn by the court on "
+                           f"{kept.revoked_at:%Y-%m-%d %H:%M} UTC; ask the court's clerk for a new one",
+                           headers={"WWW-Authenticate": "Bearer"})
         await ctx.court.get_person(person_id)  # a token for a person no longer registered: 404
         return person_id
 
@@ -325,8 +347,18 @@ def points_router(ctx: PointsContext) -> APIRouter:
         """A points link for a registered person (404 for an unknown person id); audited with ids only."""
         await ctx.court.get_person(body.person_id)
         token, expires = ctx.tokens.issue(body.person_id)
-        await ctx.audit.append(_audit(principal, "points.token_issue", f"person:{body.person_id}",
-                                      expires_at=expires.isoformat()))
+        await store.record_person_token(token_digest(token), body.person_id, principal.id, ctx.tokens.clock(),
+                                        expires, audit=_audit(principal, "points.token_issue",
+                                                              f"person:{body.person_id}",
+                                                              expires_at=expires.isoformat()))
         return PersonTokenOut(token=token, expires_at=expires, link=f"{ctx.base_url.rstrip('/')}/points#t={token}")
+
+    @router.post("/staff/person-tokens/revoke", tags=["points staff"], response_model=RevokedOut)
+    async def revoke_person_tokens(body: PersonTokenIn, principal: StaffPrincipal = writer) -> RevokedOut:
+        """Withdraw every unexpired points link of the person (404 for an unknown person); audited with the count.
+        Links are kept only as digests, so they are withdrawn all at once; issue a fresh one afterwards."""
+        revoked = await store.revoke_person_tokens(body.person_id, principal.id, ctx.tokens.clock(), audit=_audit(
+            principal, "points.token_revoke", f"person:{body.person_id}"))
+        return RevokedOut(revoked=revoked)
 
     return router

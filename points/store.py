@@ -140,6 +140,15 @@ def request_hash(person_id: str, item_id: str, quantity: int) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class PersonToken:
+    """An issued points link as the register keeps it: never the token, only whose it is and its life."""
+
+    person_id: str
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
 @runtime_checkable
 class PointsStore(Protocol):
     async def post(self, entry: NewEntry, *, audit: AuditEvent | None = None) -> tuple[Entry, bool]:
@@ -177,5 +186,17 @@ class PointsStore(Protocol):
     async def redemptions_of(self, person_id: str) -> list[Redemption]: ...
 
     async def get_cursor(self, name: str) -> int: ...
+
+    async def record_person_token(self, token_hash: str, person_id: str, issued_by: str, issued_at: datetime,
+                                  expires_at: datetime, *, audit: AuditEvent | None = None) -> None:
+        """Keep an issued points link (its digest only), audited in the same transaction."""
+        ...
+
+    async def person_token(self, token_hash: str) -> PersonToken | None: ...
+
+    async def revoke_person_tokens(self, person_id: str, revoked_by: str, now: datetime, *,
+                                   audit: AuditEvent | None = None) -> int:
+        """Withdraw every unexpired, unrevoked link of the person; how many (audited only when any)."""
+        ...
 
     async def set_cursor(self, name: str, seq: int) -> None: ...

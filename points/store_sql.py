@@ -39,6 +39,7 @@ from docket.tables_points import (
     points_cursor,
     points_entries,
     points_items,
+    points_person_tokens,
     points_postings,
     points_redemptions,
 )
@@ -54,6 +55,7 @@ from points.store import (
     NewEntry,
     NewItem,
     OutOfStock,
+    PersonToken,
     Redemption,
     Totals,
 )
@@ -426,6 +428,37 @@ class SqlPointsStore:
                 index_elements=["name"], set_={"seq": func.max(points_cursor.c.seq, seq)}
                 if dialect is sqlite else {"seq": func.greatest(points_cursor.c.seq, seq)},
             ))
+
+    # ---- person links (revocable, like the integrity access links) ---------------------------------------------
+
+    async def record_person_token(self, token_hash: str, person_id: str, issued_by: str, issued_at: datetime,
+                                  expires_at: datetime, *, audit: AuditEvent | None = None) -> None:
+        async with self._tx("recording a points link", write=True) as conn:
+            await self._require_person(conn, person_id)
+            await conn.execute(points_person_tokens.insert().values(
+                token_hash=token_hash, person_id=person_id, issued_by=issued_by, issued_at=issued_at,
+                expires_at=expires_at))
+            if audit is not None:
+                await append_in(conn, audit)
+
+    async def person_token(self, token_hash: str) -> PersonToken | None:
+        async with self._tx("checking a points link") as conn:
+            row = (await conn.execute(select(points_person_tokens).where(
+                points_person_tokens.c.token_hash == token_hash))).first()
+        return None if row is None else PersonToken(row.person_id, row.expires_at, row.revoked_at)
+
+    async def revoke_person_tokens(self, person_id: str, revoked_by: str, now: datetime, *,
+                                   audit: AuditEvent | None = None) -> int:
+        async with self._tx("withdrawing points links", write=True) as conn:
+            await self._require_person(conn, person_id)
+            changed = await conn.execute(update(points_person_tokens).where(
+                points_person_tokens.c.person_id == person_id, points_person_tokens.c.revoked_at.is_(None),
+                points_person_tokens.c.expires_at > now,
+            ).values(revoked_at=now, revoked_by=revoked_by))
+            revoked = int(changed.rowcount or 0)
+            if revoked and audit is not None:
+                await append_in(conn, audit_with(audit, revoked=revoked))
+        return revoked
 
 
 def audit_with(event: AuditEvent, **details: Any) -> AuditEvent:

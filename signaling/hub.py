@@ -21,12 +21,14 @@ from pydantic import BaseModel
 from signaling.bus import Event, Member, RoomBus, Subscription, SubscriptionClosed
 from signaling.closecodes import CloseCode
 from signaling.metrics import SignalingMetrics
+from signaling.placement import Route
 from signaling.protocol import (
     MODERATION_MESSAGES,
     Answer,
     ConnectionState,
     Error,
     ErrorCode,
+    HubRefusal,
     IceCandidate,
     Join,
     Joined,
@@ -47,12 +49,14 @@ from signaling.protocol import (
     Placed,
     Pong,
     ProtocolError,
+    Redirect,
     Resume,
     SetSubscription,
     parse_client_message,
 )
 from signaling.ratelimit import TokenBucket
 from signaling.tokens import JoinClaims, TokenError, TokenService, new_id
+from signaling.turn_credentials import TurnRest, ice_servers_for
 
 log = logging.getLogger("hearing.signaling")
 
@@ -73,6 +77,14 @@ class Connection(Protocol):
     async def send(self, text: str) -> None: ...
 
     async def close(self, code: int, reason: str) -> None: ...
+
+
+class RoomRouter(Protocol):
+    """Where a room's media lives (signaling/node_registry.py over Redis)."""
+
+    async def route(self, room_id: str) -> Route: ...
+
+    async def release(self, room_id: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +114,9 @@ class MediaPermissions:
     send_audio: bool = True
     send_video: bool = True
     receive: bool = True
+    # The publisher's announced screen (`screen-share`): that video m-line is gated by `send_screen`, not the camera's.
+    screen_mid: str | None = None
+    send_screen: bool = True
 
 
 NO_MEDIA = MediaPermissions(False, False, False)
@@ -117,8 +132,10 @@ def media_permissions(member: Member) -> MediaPermissions:
     def ok(action: str) -> bool:
         return actions is None or action in actions
 
+    screen = member.get("screen")
     return MediaPermissions(ok("publish_audio") and "audio" not in held,
-                            ok("publish_video") and "video" not in held, ok("subscribe"))
+                            ok("publish_video") and "video" not in held, ok("subscribe"),
+                            screen_mid=str(screen) if screen else None, send_screen=bool(screen) and ok("share_screen"))
 
 
 class MediaSignals(Protocol):
@@ -166,6 +183,8 @@ class SignalingConfig:
     resume_token_ttl: int = 12 * 3600
     outbox_limit: int = 512
     ice_servers: list[dict[str, Any]] = field(default_factory=list)
+    # TURN with time-limited credentials: each participant gets its own, expiring with its join link.
+    turn: TurnRest | None = None
 
 
 def _wire(msg: BaseModel) -> dict[str, Any]:
@@ -225,6 +244,16 @@ class _Client:
                 self._metrics.messages.labels("out", _type_of(text)).inc()
         except (ConnectionClosed, OSError, RuntimeError):
             self.closed.set()
+
+    async def discard(self) -> None:
+        """The connection is over: end the writer now (a dropped peer's writer would wait on its outbox forever,
+        and be reported as "Task was destroyed but it is pending" when collected)."""
+        writer, self._writer = self._writer, None
+        if writer is None or writer.done():
+            return
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await writer
 
     async def flush_and_stop(self, grace: float = 2.0) -> None:
         if self._writer is None:
@@ -287,6 +316,19 @@ class SignalingHub:
         self._closing = False
         self._empty = asyncio.Event()
         self._empty.set()
+        self.bus.on_members_lost(self._members_lost)  # a dead instance's participants: no ghosts
+        self.router: RoomRouter | None = None  # several media nodes: where each room's media lives
+        # Members are tagged with the instance holding their connection (whoever writes the record later, e.g.
+        # the judge's instance admitting them), so they are reaped when that instance dies.
+        self.node_id: str = str(getattr(bus, "instance_id", "local"))
+
+    async def _members_lost(self, room_id: str, participant_id: str, member: Member) -> None:
+        """The bus removed a member whose server instance died: everyone else is told they left."""
+        await self.broadcast(room_id, ParticipantLeft(participant_id=participant_id, reason=LeaveReason.TIMEOUT),
+                             participant_id, audience=_audience_of(member))
+        await self.bus.publish(room_id, {"kind": "release", "id": participant_id})
+        log.info("participant's server instance died; place released",
+                 extra={"room": room_id, "participant": participant_id})
 
     # ---- public -------------------------------------------------------------------------------------------
 
@@ -418,6 +460,10 @@ class SignalingHub:
     def local_rooms(self) -> int:
         return len(self._rooms)
 
+    async def wait_idle(self) -> None:
+        """Return once no room has a participant on this instance (a draining node waits for this)."""
+        await self._empty.wait()
+
     # ---- admission ----------------------------------------------------------------------------------------
 
     async def _serve(self, conn: Connection, conn_id: str, room_id: str) -> None:
@@ -439,6 +485,11 @@ class SignalingHub:
                                "the first message must be join or resume")
             return
         self.metrics.messages.labels("in", msg.type).inc()
+        if self.router is not None and (url := await self._moved_to(msg, room_id)):
+            with contextlib.suppress(ConnectionClosed, OSError, RuntimeError):
+                await conn.send(json.dumps(_wire(Redirect(url=url))))
+            await self._close(conn, CloseCode.MOVED, "this room is served by another node")
+            return
         try:
             admitted = await (self._admit_join(msg, room_id, conn_id) if isinstance(msg, Join)
                               else self._admit_resume(msg, room_id, conn_id))
@@ -449,6 +500,20 @@ class SignalingHub:
             return
         member, resumed, replaced_conn, jti = admitted
         await self._run_session(conn, conn_id, room_id, member, resumed, replaced_conn, jti)
+
+    async def _moved_to(self, msg: Join | Resume, room_id: str) -> str | None:
+        """The owner node's URL when the room's media lives elsewhere; None to serve here. Only a valid token
+        learns where a room lives; a bad one is refused by admission as usual."""
+        assert self.router is not None
+        try:
+            if isinstance(msg, Join):
+                self.tokens.verify_join(msg.token, room_id)
+            else:
+                self.tokens.verify_resume(msg.resume_token, room_id)
+        except TokenError:
+            return None
+        decision = await self.router.route(room_id)
+        return decision.url if decision.action == "redirect" else None
 
     async def _admit_join(self, msg: Join, room_id: str, conn_id: str) -> tuple[Member, bool, str | None, str]:
         claims = self.tokens.verify_join(msg.token, room_id)
@@ -465,6 +530,8 @@ class SignalingHub:
             "sid": new_id("s"),
             "conn": conn_id,
             "jti": claims.jti,
+            "link_exp": claims.expires_at,  # the TURN credential expires with the link
+            "node": self.node_id,
         }
         replaced = existing.get("conn") if existing else None
         return member, False, replaced, claims.jti
@@ -472,11 +539,23 @@ class SignalingHub:
     async def _admit_resume(self, msg: Resume, room_id: str, conn_id: str) -> tuple[Member, bool, str | None, str]:
         rc = self.tokens.verify_resume(msg.resume_token, room_id)
         existing = (await self.bus.members(room_id)).get(rc.participant_id)
+        if existing is None:
+            # Its server instance died (others were told it left): its place, admission included, is kept for
+            # the grace window, and this resume on a live instance takes it back as a fresh arrival.
+            lost = await self.bus.take_lost(room_id, rc.participant_id)
+            if lost is not None and lost.get("sid") == rc.session_id:
+                if await self.is_revoked(rc.join_jti):
+                    raise TokenError(CloseCode.TOKEN_REVOKED, "this link has been withdrawn by the court")
+                member = {**lost, "conn": conn_id, "connection": ConnectionState.CONNECTED.value,
+                          "node": self.node_id}
+                member.pop("away_since", None)
+                return member, False, None, rc.join_jti
         if existing is None or existing.get("sid") != rc.session_id:
             raise TokenError(CloseCode.RESUME_FAILED, "the session has ended; join again with your link")
         if await self.is_revoked(rc.join_jti):
             raise TokenError(CloseCode.TOKEN_REVOKED, "this link has been withdrawn by the court")
-        member = {**existing, "conn": conn_id, "connection": ConnectionState.CONNECTED.value}
+        member = {**existing, "conn": conn_id, "connection": ConnectionState.CONNECTED.value,
+                  "node": self.node_id}
         member.pop("away_since", None)
         return member, True, existing.get("conn"), rc.join_jti
 
@@ -522,7 +601,7 @@ class SignalingHub:
                               if k != pid and _visible(m, to_staff=client.staff, to_lobby=client.place != "room")],
                 resume_token=resume_token,
                 resume_grace_seconds=self.config.resume_grace,
-                ice_servers=self.config.ice_servers,
+                ice_servers=ice_servers_for(self.config.ice_servers, self.config.turn, pid, member.get("link_exp")),
                 resumed=resumed,
             )
             client.start(json.dumps(_wire(joined), ensure_ascii=False))
@@ -532,6 +611,7 @@ class SignalingHub:
             left = await self._message_loop(client, session, member)
         finally:
             room.clients.pop(conn_id, None)
+            await client.discard()
             await self._release_room(room)
         await self._after_session(client, room_id, member, left)
 
@@ -540,6 +620,7 @@ class SignalingHub:
         bucket = TokenBucket(self.config.rate_per_second, self.config.rate_burst)
         strikes = 0
         closed_wait = asyncio.create_task(client.closed.wait())
+        recv: asyncio.Task[str | bytes] | None = None
         try:
             while True:
                 recv = asyncio.create_task(client.conn.receive())
@@ -568,7 +649,9 @@ class SignalingHub:
                         continue
                     self._error(client, ErrorCode.RATE_LIMITED, "too many messages; this one was dropped")
                     continue
-                strikes = 0
+                # An allowed message pays one strike back (not all): a flood the server drains slower than the
+                # refill rate (a busy loop) still adds up to the close, instead of being forgiven at every refill.
+                strikes = max(0, strikes - 1)
                 msg = parse_client_message(raw, self.config.max_message_bytes)
                 if isinstance(msg, ProtocolError):
                     self._error(client, msg.code, msg.message)
@@ -580,6 +663,8 @@ class SignalingHub:
                 await self._dispatch(client, session, member, msg)
         finally:
             closed_wait.cancel()
+            if recv is not None and not recv.done():  # cancelled from outside (shutdown): leave nothing pending
+                recv.cancel()
 
     async def _dispatch(self, client: _Client, session: SessionInfo, member: Member, msg: object) -> None:
         if isinstance(msg, Ping):
@@ -601,18 +686,27 @@ class SignalingHub:
             if client.place != Place.ROOM.value:
                 self._error(client, ErrorCode.FORBIDDEN,
                             "you are waiting in the lobby; your camera and microphone connect once the court "
-                            "lets you in")
+                            "lets you in", reason=HubRefusal.WAITING_IN_LOBBY)
             elif self.media is None:
                 self._error(client, ErrorCode.MEDIA_UNAVAILABLE, "no media server is attached to this instance")
             else:
-                await self.media.handle(session, msg)
+                try:
+                    await self.media.handle(session, msg)
+                except Exception:  # the sender's own bad input must never end its session with 1011
+                    log.exception("media message failed", extra={"room": session.room_id, "type": msg.type})
+                    self._error(client, ErrorCode.INTERNAL, f"the server could not handle this {msg.type}")
         elif isinstance(msg, MODERATION_MESSAGES):
             if self.rules is None:
-                self._error(client, ErrorCode.FORBIDDEN, "this room has no moderation")
+                self._error(client, ErrorCode.FORBIDDEN, "this room has no moderation", reason=HubRefusal.NO_MODERATION)
                 return
-            error = await self.rules.handle(session, msg)
+            try:
+                error = await self.rules.handle(session, msg)
+            except Exception:
+                log.exception("moderation request failed", extra={"room": session.room_id, "type": msg.type})
+                error = Error(code=ErrorCode.INTERNAL, message=f"the server could not carry out this {msg.type}")
             if error is not None:
-                self._error(client, error.code, error.message)
+                self.metrics.errors.labels(error.code.value).inc()
+                client.send_now(error)  # with the rules' reason and params
         elif isinstance(msg, Join | Resume):
             self._error(client, ErrorCode.ALREADY_JOINED, "already joined; send leave first to rejoin")
 
@@ -669,6 +763,7 @@ class SignalingHub:
         task = asyncio.create_task(self._media_left(room_id, pid), name=f"media-left-{pid}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_task_failure)
 
     async def _media_left(self, room_id: str, pid: str) -> None:
         if self.media is None:
@@ -709,6 +804,11 @@ class SignalingHub:
             return
         if self._rooms.get(room.room_id) is room:
             del self._rooms[room.room_id]
+            if self.router is not None:  # nobody here any more: the room may be placed afresh
+                task = asyncio.create_task(self.router.release(room.room_id), name=f"release-{room.room_id}")
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+                task.add_done_callback(_log_task_failure)
         if not self._rooms:
             self._empty.set()
         self.metrics.rooms.set(len(self._rooms))
@@ -767,9 +867,9 @@ class SignalingHub:
 
     # ---- helpers ------------------------------------------------------------------------------------------
 
-    def _error(self, client: _Client, code: ErrorCode, message: str) -> None:
+    def _error(self, client: _Client, code: ErrorCode, message: str, reason: str | None = None) -> None:
         self.metrics.errors.labels(code.value).inc()
-        client.send_now(Error(code=code, message=message))
+        client.send_now(Error(code=code, message=message, reason=reason))
 
     async def _refuse(self, conn: Connection, close: CloseCode, code: ErrorCode, message: str) -> None:
         self.metrics.errors.labels(code.value).inc()
@@ -787,6 +887,12 @@ class SignalingHub:
         data = reason.encode()[:123]
         with contextlib.suppress(ConnectionClosed, OSError, RuntimeError):
             await conn.close(int(code), data.decode(errors="ignore"))
+
+
+def _log_task_failure(task: asyncio.Task[None]) -> None:
+    """A background task's failure is logged once, by us, not as "Task exception was never retrieved"."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("background signalling task %s failed", task.get_name(), exc_info=exc)
 
 
 def _grant_for(action: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 
@@ -20,3 +22,13 @@ class SignalingMetrics:
         self.closes = Counter("hearing_ws_closes", "Connections closed by the server", ["code"],
                               registry=self.registry)
         self.joins = Counter("hearing_joins", "Admissions", ["outcome"], registry=self.registry)
+        # Leak checks (bench/signaling_fuzz.py): the event loop's tasks, read at scrape time on the loop itself.
+        self.tasks = Gauge("hearing_asyncio_tasks", "Tasks on the server's event loop", registry=self.registry)
+        self.tasks.set_function(_task_count)
+
+
+def _task_count() -> float:
+    try:
+        return float(len(asyncio.all_tasks()))
+    except RuntimeError:  # scraped from outside the event loop's thread
+        return float("nan")

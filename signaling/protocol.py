@@ -10,7 +10,7 @@ import json
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 PROTOCOL_VERSION = 1
 MAX_SDP_CHARS = 60_000
@@ -35,6 +35,7 @@ class ErrorCode(StrEnum):
     FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"  # the participant or exhibit named is not in this room
     CONFLICT = "conflict"  # the request does not fit the room's current state (e.g. start a session twice)
+    NOT_LIVE = "not_live"  # a live-session action in a room whose hearing is not held live (heard in stages)
     TOKEN_REFUSED = "token_refused"
     MEDIA_UNAVAILABLE = "media_unavailable"
     INTERNAL = "internal"
@@ -224,10 +225,18 @@ class OpenPrivateRoom(_Msg):
 
 
 class ClosePrivateRoom(_Msg):
-    """Close a private room: everyone in it returns to the main room."""
+    """Close a private room: everyone in it returns to the main room. Name it by `id` (as `private-rooms` lists it)
+    or, from inside it, by the `room_id` its members were given; one of the two."""
 
     type: Literal["close-private-room"] = "close-private-room"
-    room_id: str = Field(min_length=1, max_length=64)
+    id: str | None = Field(None, min_length=1, max_length=64)
+    room_id: str | None = Field(None, min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _one_name(self) -> ClosePrivateRoom:
+        if (self.id is None) == (self.room_id is None):
+            raise ValueError("name the private room by id or by room_id, one of the two")
+        return self
 
 
 class SetRecording(_Msg):
@@ -239,10 +248,69 @@ class SetRecording(_Msg):
     reason: str = Field(default="", max_length=200)
 
 
+MAX_CHAT_CHARS = 1000
+
+
+class RaiseHand(_Msg):
+    """Raise (or lower) your hand (举手); with `participant_id`, the chair or clerk lowers someone else's."""
+
+    type: Literal["hand"] = "hand"
+    raised: bool
+    participant_id: ParticipantRef | None = None
+
+
+class SendChat(_Msg):
+    """A chat message to the room. In a hearing's room it goes on the record (the transcript's chat section);
+    in a private room it reaches that room's members only and is kept nowhere."""
+
+    type: Literal["chat"] = "chat"
+    text: str = Field(max_length=MAX_CHAT_CHARS)
+
+
+class ShareScreen(_Msg):
+    """Start (with the `mid` of the transceiver sending the screen, sent before the offer that adds it) or stop
+    sharing a screen. The SFU forwards (and the recorder records) that track like a camera while the rules allow."""
+
+    type: Literal["screen-share"] = "screen-share"
+    sharing: bool
+    mid: str | None = Field(default=None, min_length=1, max_length=32)
+
+    @model_validator(mode="after")
+    def _mid_when_sharing(self) -> ShareScreen:
+        if self.sharing and self.mid is None:
+            raise ValueError("name the mid of the screen's transceiver when starting to share")
+        return self
+
+
+class MuteAll(_Msg):
+    """Mute everyone in the room but court staff (each as `mute-participant` would)."""
+
+    type: Literal["mute-all"] = "mute-all"
+    kind: MediaKind = MediaKind.AUDIO
+
+
+class AdmitAll(_Msg):
+    """Admit everyone waiting in the lobby whose identity is checked (or is checked now, by `verification`).
+    Witnesses wait to be called one by one and stay; the sender gets an `admit-all-result`."""
+
+    type: Literal["admit-all"] = "admit-all"
+    verification: str | None = Field(default=None, max_length=64)
+
+
+class Spotlight(_Msg):
+    """Put one participant in everyone's main view (`participant_id` null ends the spotlight)."""
+
+    type: Literal["spotlight"] = "spotlight"
+    participant_id: ParticipantRef | None = None
+
+
 ModerationMessage = (Admit | Deny | SendToLobby | Remove | MuteParticipant | LockRoom | ChangeProcedure
-                     | OpenPrivateRoom | ClosePrivateRoom | SetRecording)
+                     | OpenPrivateRoom | ClosePrivateRoom | SetRecording | RaiseHand | SendChat | ShareScreen
+                     | MuteAll | AdmitAll | Spotlight)
+ROOM_TOOL_MESSAGES = (RaiseHand, SendChat, ShareScreen, MuteAll, AdmitAll, Spotlight)
+"""Room tools (as in any video meeting): like moderation, the room's rules decide and carry them out."""
 MODERATION_MESSAGES = (Admit, Deny, SendToLobby, Remove, MuteParticipant, LockRoom, ChangeProcedure,
-                       OpenPrivateRoom, ClosePrivateRoom, SetRecording)
+                       OpenPrivateRoom, ClosePrivateRoom, SetRecording, *ROOM_TOOL_MESSAGES)
 
 
 # ---- server to client ------------------------------------------------------------------------------------
@@ -259,6 +327,7 @@ class RoomState(_Msg):
     recording: bool = False
     private: bool = False  # a private room of the hearing (never recorded); `label` names it
     label: str = ""
+    since: str | None = None  # when the hearing entered this state (ISO 8601, UTC): the room's elapsed-time clock
 
 
 class Permissions(_Msg):
@@ -292,6 +361,16 @@ class TranscriptUpdated(_Msg):
     sha256: str
 
 
+class AsyncTrialUpdated(_Msg):
+    """Something changed in a hearing heard in stages (a stage opened or closed, a question posted, an answer filed,
+    a deadline extended, a consent given): refetch your own view over HTTP. Carries no content, so what each person
+    may see stays the HTTP view's decision."""
+
+    type: Literal["async-trial-updated"] = "async-trial-updated"
+    event: str = Field(max_length=64, description="what happened, e.g. async_trial.stage_opened")
+    stage_id: str | None = Field(default=None, max_length=64)
+
+
 class PrivateRoomMove(_Msg):
     """Go into a private room (`enter`: connect to `room_id` with `token`, keep this connection) or come back
     from it (`leave`: close that connection; you are back in the main room)."""
@@ -304,7 +383,10 @@ class PrivateRoomMove(_Msg):
 
 
 class PrivateRoomInfo(_Msg):
-    room_id: str
+    """An open private room as staff see it: its id (to close it), never its signalling room id, which only its
+    members are given (in their `private-room` move)."""
+
+    id: str
     label: str
     members: list[str]
 
@@ -314,6 +396,61 @@ class PrivateRooms(_Msg):
 
     type: Literal["private-rooms"] = "private-rooms"
     rooms: list[PrivateRoomInfo]
+
+
+class Hands(_Msg):
+    """Raised hands, first raised first: sent to the room at every change and to whoever comes in."""
+
+    type: Literal["hands"] = "hands"
+    queue: list[str]
+
+
+class ChatEntry(_Msg):
+    """One chat message as the room sees it; `seq` numbers the hearing's record (0 in a private room: not kept)."""
+
+    seq: int = Field(ge=0)
+    participant_id: str
+    name: str
+    role: str
+    text: str
+    sent_at: str  # ISO 8601, UTC
+    private: bool = False
+
+
+class ChatMessage(_Msg):
+    type: Literal["chat-message"] = "chat-message"
+    entry: ChatEntry
+
+
+class ChatHistory(_Msg):
+    """The room's chat so far (the last entries), sent when you come into the room."""
+
+    type: Literal["chat-history"] = "chat-history"
+    entries: list[ChatEntry]
+
+
+class ScreenShared(_Msg):
+    """Who shares a screen now: `track_id` (as in `track-published`) is that screen; null = nobody shares."""
+
+    type: Literal["screen-shared"] = "screen-shared"
+    participant_id: str | None = None
+    track_id: str | None = None
+
+
+class Spotlighted(_Msg):
+    """The participant the chair put in everyone's main view; null = none (each person's own pin applies)."""
+
+    type: Literal["spotlighted"] = "spotlighted"
+    participant_id: str | None = None
+
+
+class AdmitAllResult(_Msg):
+    """What `admit-all` did: how many came in, and how many stay (identity not checked; witnesses wait)."""
+
+    type: Literal["admit-all-result"] = "admit-all-result"
+    admitted: int
+    unchecked: int
+    witnesses: int
 
 
 class Placed(_Msg):
@@ -337,6 +474,14 @@ class Joined(_Msg):
     resume_grace_seconds: float
     ice_servers: list[dict[str, Any]] = Field(default_factory=list)
     resumed: bool = False
+
+
+class Redirect(_Msg):
+    """This room's media lives on another node: close, then connect to `url` (the room's WebSocket on that
+    node) and send the same `join` or `resume` again. Sent before admission, followed by close code 4015."""
+
+    type: Literal["redirect"] = "redirect"
+    url: str = Field(pattern=r"^wss?://")
 
 
 class ParticipantJoined(_Msg):
@@ -390,10 +535,46 @@ class ActiveSpeaker(_Msg):
     participant_id: str | None
 
 
+class LinkQuality(_Msg):
+    """The SFU paused (or resumed) video to you because your link cannot carry it with audio (audio first)."""
+
+    type: Literal["link-quality"] = "link-quality"
+    video_paused: bool
+    estimate_kbps: int | None = None
+
+
+class HubRefusal(StrEnum):
+    """Reasons of the hub's own `forbidden` refusals (the room's rules name theirs in their own enums)."""
+
+    WAITING_IN_LOBBY = "waiting_in_lobby"  # media before the court let you in
+    NO_MODERATION = "no_moderation"  # a moderation message in a room without rules
+
+
+ErrorParam = str | int | float | bool | list[str] | None
+
+
 class Error(_Msg):
+    """A refusal: `code` says what kind, `reason` (when set) which rule, `params` its values. Clients translate
+    `reason` (else `code`) with `params`; `message` is an English sentence for logs and developers only."""
+
     type: Literal["error"] = "error"
     code: ErrorCode
     message: str
+    reason: str | None = None
+    params: dict[str, ErrorParam] = Field(default_factory=dict)
+
+
+class MediaNoticeCode(StrEnum):
+    # The offer's video has no codec the room uses (a VP8-only browser in an H264 room): video rejected, audio kept.
+    NO_COMMON_VIDEO_CODEC = "no_common_video_codec"
+
+
+class MediaNotice(_Msg):
+    """Media works, but not all of it, and why: a code the client translates, with its parameters."""
+
+    type: Literal["media-notice"] = "media-notice"
+    code: MediaNoticeCode
+    params: dict[str, str] = Field(default_factory=dict)
 
 
 _CLIENT_MODELS = (Join, Resume, Offer, Answer, IceCandidate, Mute, Leave, SetSubscription, Ping, Pong,
@@ -401,11 +582,12 @@ _CLIENT_MODELS = (Join, Resume, Offer, Answer, IceCandidate, Mute, Leave, SetSub
 ClientMessage = Annotated[
     Join | Resume | Offer | Answer | IceCandidate | Mute | Leave | SetSubscription | Ping | Pong
     | Admit | Deny | SendToLobby | Remove | MuteParticipant | LockRoom | ChangeProcedure | OpenPrivateRoom
-    | ClosePrivateRoom | SetRecording,
+    | ClosePrivateRoom | SetRecording | RaiseHand | SendChat | ShareScreen | MuteAll | AdmitAll | Spotlight,
     Field(discriminator="type"),
 ]
 ServerMessage = Annotated[
     Joined
+    | Redirect
     | ParticipantJoined
     | ParticipantLeft
     | ParticipantConnection
@@ -413,19 +595,28 @@ ServerMessage = Annotated[
     | TrackPublished
     | TrackRemoved
     | ActiveSpeaker
+    | LinkQuality
     | RoomState
     | Permissions
     | Placed
     | ExhibitPresented
     | TranscriptUpdated
+    | AsyncTrialUpdated
     | PrivateRoomMove
     | PrivateRooms
+    | Hands
+    | ChatMessage
+    | ChatHistory
+    | ScreenShared
+    | Spotlighted
+    | AdmitAllResult
     | Offer
     | Answer
     | IceCandidate
     | Ping
     | Pong
-    | Error,
+    | Error
+    | MediaNotice,
     Field(discriminator="type"),
 ]
 CLIENT_ADAPTER: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)

@@ -6,11 +6,26 @@ import json
 import sys
 from pathlib import Path
 
+from signaling.closecodes import MEANINGS, RETRYABLE, CloseCode
 from signaling.protocol import CLIENT_ADAPTER, PROTOCOL_VERSION, SERVER_ADAPTER
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
 BEGIN = "<!-- BEGIN GENERATED SCHEMA (python -m signaling.protocol_doc) -->"
 END = "<!-- END GENERATED SCHEMA -->"
+CLOSE_BEGIN = "<!-- BEGIN GENERATED CLOSE CODES (python -m signaling.protocol_doc) -->"
+CLOSE_END = "<!-- END GENERATED CLOSE CODES -->"
+
+
+def close_codes_section() -> str:
+    """Every code of signaling/closecodes.py with its meaning; a code without one fails here, not in the doc."""
+    missing = [c.name for c in CloseCode if c not in MEANINGS]
+    if missing:
+        raise SystemExit(f"signaling/closecodes.py: no meaning for {', '.join(missing)}")
+    rows = [f"| {int(c)} | {MEANINGS[c][0]} | {MEANINGS[c][1]} |" for c in sorted(CloseCode)]
+    retry = ", ".join(str(int(c)) for c in sorted(RETRYABLE))
+    return "\n".join([CLOSE_BEGIN, "| code | meaning | client should |", "|---|---|---|", *rows, "",
+                      f"A client resumes at once after {retry} (`RETRYABLE`); after 4008, once it has slowed down.",
+                      CLOSE_END])
 
 
 def generated_section() -> str:
@@ -33,12 +48,17 @@ def generated_section() -> str:
     ])
 
 
+def _replace(doc_text: str, begin: str, end: str, section: str) -> str:
+    if begin not in doc_text or end not in doc_text:
+        raise SystemExit(f"{DOC} lacks the markers {begin!r} … {end!r}")
+    head, rest = doc_text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return head + section + tail
+
+
 def render(doc_text: str) -> str:
-    if BEGIN not in doc_text or END not in doc_text:
-        raise SystemExit(f"{DOC} lacks the markers {BEGIN!r} … {END!r}")
-    head, rest = doc_text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return head + generated_section() + tail
+    doc_text = _replace(doc_text, CLOSE_BEGIN, CLOSE_END, close_codes_section())
+    return _replace(doc_text, BEGIN, END, generated_section())
 
 
 def main(argv: list[str]) -> int:

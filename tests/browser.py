@@ -35,9 +35,14 @@ async def chromium(extra_args: list[str] | None = None) -> AsyncIterator[Browser
 
 
 @asynccontextmanager
-async def fresh_context(browser: Browser, viewport: dict[str, int] | None = None) -> AsyncIterator[BrowserContext]:
-    """An isolated context (no shared cookies, storage or cache) per participant, as on separate machines."""
-    ctx = await browser.new_context(viewport=viewport or {"width": 1280, "height": 720})
+async def fresh_context(browser: Browser, viewport: dict[str, int] | None = None, *,
+                        enforce_csp: bool = False) -> AsyncIterator[BrowserContext]:
+    """An isolated context (no shared cookies, storage or cache) per participant, as on separate machines.
+
+    Playwright's `wait_for_function` evaluates its predicate with eval in the page, which the app's
+    Content-Security-Policy forbids (app/http_headers.py), so contexts skip the policy unless `enforce_csp`;
+    tests/test_web_csp.py runs the pages under it."""
+    ctx = await browser.new_context(viewport=viewport or {"width": 1280, "height": 720}, bypass_csp=not enforce_csp)
     try:
         yield ctx
     finally:

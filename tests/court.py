@@ -1,15 +1,19 @@
-"""Seat a hearing in the register of a live server: persons, a case, the hearing, participants and their links."""
+"""Shared test helpers for the court: seat a hearing in the register of a live server (persons, a case, the hearing,
+participants and their links), read the one error envelope, and log staff accounts in on an app under test."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 
 from docket.court import Hearing, NewCase, NewHearing, NewParticipant, NewPerson, Party, PartySide
 from docket.records import IssuedToken
 from hearing.roles import ROLE_GRANTS, Role
+from hearing.staff_auth import StaffAuth, cheap_hasher
 from tests.live import LiveServer
 
 _counter = iter(range(1, 1_000_000))
@@ -79,3 +83,37 @@ def room_api(server: LiveServer, seated: Seated, label: str | None) -> httpx.Asy
     """The in-hearing HTTP API (`/api/rooms/{room}`) as `label` (their join link as bearer), or anonymous (None)."""
     headers = {"Authorization": f"Bearer {seated[label].token}"} if label else {}
     return httpx.AsyncClient(base_url=f"{server.base}/api/rooms/{seated.room}", headers=headers, timeout=30)
+
+
+STAFF_PASSWORD = "correct horse battery"
+
+
+def error(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """Assert the one error envelope: `status`, the stable `code` and a message; returns the body (its params)."""
+    assert r.status_code == status, r.text
+    body: dict[str, Any] = r.json()
+    assert body["error"] == code and body["message"], body
+    return body
+
+
+@dataclass
+class StaffLogin:
+    account_id: str
+    token: str  # the session token, sent as `Authorization: Bearer`
+
+
+async def log_in_staff(auth: StaffAuth, client: httpx.AsyncClient, accounts: Iterable[tuple[str, str]], *,
+                       persons: Mapping[str, str] | None = None) -> dict[str, StaffLogin]:
+    """Create each (username, role) account (its register person from `persons`, by username, if given) with cheap
+    password hashing and log it in through `/api/login`; the client's cookies are cleared afterwards, so every call
+    says who it is by its bearer token."""
+    auth.hasher = cheap_hasher()
+    logins = {}
+    for username, role in accounts:
+        account = await auth.create_account(username, username.title(), [role], STAFF_PASSWORD,
+                                            person_id=(persons or {}).get(username))
+        r = await client.post("/api/login", json={"username": username, "password": STAFF_PASSWORD})
+        assert r.status_code == 200, r.text
+        logins[username] = StaffLogin(account.id, r.json()["token"])
+    client.cookies.clear()
+    return logins

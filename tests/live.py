@@ -12,6 +12,7 @@ from typing import Any
 
 import uvicorn
 import websockets
+from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection
 
 from app.factory import create_app
@@ -19,13 +20,15 @@ from app.links import issue_link
 from app.services import Services, build_services, start_services
 from app.settings import Settings, load_settings
 from hearing.roles import Role
+from integrity.signing import CodeSigner
 from tests.conftest import free_port
 
 
 class LiveServer:
-    def __init__(self, settings: Settings, services: Services) -> None:
+    def __init__(self, settings: Settings, services: Services, app: FastAPI | None = None) -> None:
         self.settings = settings
         self.services = services
+        self.app = app  # e.g. to register a clip authorizer in app.state.clip_authorizers
         self.base = settings.base_url
         self.ws_base = self.base.replace("http://", "ws://")
 
@@ -68,6 +71,30 @@ class Client:
                 await c.send(msg)
         return c
 
+    @classmethod
+    async def join_following(cls, url: str, token: str | None = None, *, resume_token: str | None = None,
+                             hops: int = 3) -> tuple[Client, dict[str, Any], list[str]]:
+        """Join as the web client does with several media nodes: follow `redirect` (close 4015) to the node
+        that holds the room. Returns the client, its `joined` and the URLs it went through."""
+        visited = [url]
+        for _ in range(hops + 1):
+            client = await cls.connect(url, token, resume_token=resume_token)
+            first = await client.expect_any(("joined", "redirect", "error"))
+            if first["type"] != "redirect":
+                return client, first, visited
+            code, _ = await client.wait_closed()
+            assert code == 4015, code
+            url = first["url"]
+            visited.append(url)
+        raise AssertionError(f"redirected more than {hops} times: {visited}")
+
+    async def expect_any(self, types: tuple[str, ...], timeout: float = 15.0) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while True:
+                msg = await self.inbox.get()
+                if msg.get("type") in types:
+                    return msg
+
     async def _read(self) -> None:
         try:
             async for raw in self.ws:
@@ -109,7 +136,8 @@ class Client:
 
 
 @asynccontextmanager
-async def live_server(tmp_path: Path, **overrides: Any) -> AsyncIterator[LiveServer]:
+async def live_server(tmp_path: Path, *, sms: Any = None, **overrides: Any) -> AsyncIterator[LiveServer]:
+    """A real server on 127.0.0.1; `sms` is the SMS gateway (a fake: none can run here), wired as the app wires one."""
     port = free_port()
     values: dict[str, Any] = {
         "HEARING_PORT": port,
@@ -121,8 +149,13 @@ async def live_server(tmp_path: Path, **overrides: Any) -> AsyncIterator[LiveSer
         "s3_endpoint": "",
     }
     values.update(overrides)
+    if values["hearing_env"] == "production" and "INTEGRITY_SIGNING_KEY_FILE" not in values:
+        key = tmp_path / "integrity_signing_key.pem"  # production only loads a provided key
+        key.write_bytes(CodeSigner.generate().private_pem())
+        values["INTEGRITY_SIGNING_KEY_FILE"] = key
     settings = load_settings(**values)
     services = build_services(settings)
+    services.sms = sms
     await start_services(services)
     app = create_app(settings, services)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
@@ -135,7 +168,7 @@ async def live_server(tmp_path: Path, **overrides: Any) -> AsyncIterator[LiveSer
             raise RuntimeError("server did not start")
         await asyncio.wait({task}, timeout=0.02)
     try:
-        yield LiveServer(settings, services)
+        yield LiveServer(settings, services, app)
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 30)

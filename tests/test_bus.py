@@ -355,6 +355,40 @@ async def test_member_rejoining_via_live_instance_survives_cleanup(make_bus: Mak
     assert await live.rooms() == [r]
 
 
+async def test_live_instances_reap_a_dead_ones_members_announcing_each_once(
+        make_bus: MakeBus, raw: aioredis.Redis) -> None:
+    """Nobody reads the rooms: the reapers find the dead instance through its lapsed heartbeat, and of two
+    reapers at once exactly one announces each member; a participant who came back through a live instance
+    meanwhile is neither removed nor announced."""
+    first, second, dead = await make_bus(), await make_bus(), await make_bus()
+    r1, r2 = room(), room()
+    await dead.set_member(r1, "gone", {"role": "party"})
+    await dead.set_member(r2, "gone2", {"role": "witness"})
+    await dead.set_member(r1, "back", {"at": "dead"})
+    assert dead._heartbeat_task is not None
+    dead._heartbeat_task.cancel()  # a crash: no close(), members left behind
+    await raw.delete(f"{dead._prefix}:instance:{dead.instance_id}")  # its heartbeat lapsed
+    await first.set_member(r1, "back", {"at": "live"})
+    lost: list[tuple[str, str, dict]] = []
+
+    async def record(room_id: str, pid: str, member: dict) -> None:
+        lost.append((room_id, pid, member))
+
+    first.on_members_lost(record)
+    second.on_members_lost(record)
+    await asyncio.gather(first.reap(), second.reap())
+    assert sorted(lost) == sorted([(r1, "gone", {"role": "party"}), (r2, "gone2", {"role": "witness"})])
+    assert first.reaped + second.reaped == 2
+    assert await first.members(r1) == {"back": {"at": "live"}}
+    prefix = first._prefix
+    assert dead.instance_id.encode() not in await raw.smembers(f"{prefix}:instances")
+    assert await raw.exists(f"{prefix}:instance:{dead.instance_id}:rooms") == 0
+    assert await asyncio.gather(first.reap(), second.reap()) == [0, 0]  # nothing twice
+    # The lost place is kept for the grace window, for one resume through a live instance.
+    assert await second.take_lost(r1, "gone") == {"role": "party"}
+    assert await first.take_lost(r1, "gone") is None
+
+
 async def test_subscribe_then_immediate_publish_from_other_instance(make_bus: MakeBus) -> None:
     a, b = await make_bus(), await make_bus()
     for i in range(20):  # a fresh channel each time: SUBSCRIBE must be confirmed before subscribe() returns

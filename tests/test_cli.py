@@ -27,18 +27,24 @@ def cli_env(var: Path, port: int, **extra: str) -> dict[str, str]:
     return env
 
 
+def _without_venv_on_path(env: dict[str, str]) -> dict[str, str]:
+    venv_bin = str(Path(HEARING).parent)
+    return {**env, "PATH": os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != venv_bin)}
+
+
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, list[str], Path]]:
     port = free_port()
     var = tmp_path / "var"
-    proc = subprocess.Popen([HEARING, "serve", "--demo"], env=cli_env(var, port), cwd=tmp_path,
+    # From the checkout, as `make run` runs it: the virtualenv's bin is not on PATH.
+    proc = subprocess.Popen([HEARING, "serve", "--demo"], env=_without_venv_on_path(cli_env(var, port)), cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     lines: list[str] = []
     try:
         for line in proc.stdout:  # blocks until the server prints; ends if it dies
             lines.append(line)
-            if len([x for x in lines if "/join#token=" in x]) == DEMO_LINKS:
+            if "demo-links.txt" in line:  # printed after every seat's link, once the file is written
                 break
         else:
             pytest.fail("hearing serve exited: " + "".join(lines) + proc.stderr.read())  # type: ignore[union-attr]
@@ -48,17 +54,34 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, list[st
         proc.wait(30)
 
 
-DEMO_LINKS = sum(len(spec.seats) for spec in DEMO_HEARINGS)
+DEMO_LINKS = sum(len(spec.seats) for spec in DEMO_HEARINGS if spec.page == "join")
+ASYNC_SEATS = [role for spec in DEMO_HEARINGS if spec.page == "async" for role, _ in spec.seats]
+ASYNC_STAFF = len([r for r in ASYNC_SEATS if r.value in ("presiding_judge", "clerk")])  # + their courtroom links
 
 
 def test_serve_demo_prints_where_to_open_and_working_links(served) -> None:  # type: ignore[no-untyped-def]
     _proc, port, lines, var = served
     text = "".join(lines)
     assert f"running at http://127.0.0.1:{port}" in text
-    links = re.findall(r"(http://127\.0\.0\.1:\d+/join#token=[\w\-.]+)", text)
-    assert len(links) == DEMO_LINKS
+    # short, readable links (a code per seat), not ~700-character tokens; the full links in var/demo-links.txt
+    links = re.findall(r"(http://127\.0\.0\.1:\d+/c#[2-9A-Z]{5}-[2-9A-Z]{5})\n", text)
+    assert len(links) == DEMO_LINKS + ASYNC_STAFF and max(len(line) for line in lines) < 160
+    assert "/join#token=" not in text and "{" not in text  # no JSON in what a person reads on stdout
+    full = (var / "demo-links.txt").read_text(encoding="utf-8")
+    # the asynchronous trial's own pages (no short code: their tokens are not join links)
+    assert len(re.findall(r"http://127\.0\.0\.1:\d+/async#token=[\w\-.]+", full)) == len(ASYNC_SEATS) == 4
+    assert full.count("/join#token=") == DEMO_LINKS + ASYNC_STAFF
+    assert oct((var / "demo-links.txt").stat().st_mode & 0o777) == "0o600"
+    # the staff hint works as printed, from where `make run` runs (the virtualenv is not activated)
+    hint = re.search(r"^    (\S+) staff add --username NAME --name 'Full name' --roles clerk$", text, re.M)
+    assert hint is not None and hint.group(1) == ".venv/bin/hearing", text
+    added = subprocess.run([hint.group(1), "staff", "add", "--username", "clerk9", "--name", "李书记员",
+                            "--roles", "clerk"],
+                           env={**cli_env(var, port), "HEARING_STAFF_PASSWORD": "a long password 1"},
+                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert added.returncode == 0, added.stderr
     for title in ("Trial (room demo-trial)", "Mediation (room demo-mediation)",
-                  "Deliberation (room demo-deliberation)"):
+                  "Deliberation (room demo-deliberation)", "Asynchronous trial (room demo-async)"):
         assert title in text
     for role in ("Presiding judge", "Clerk", "Plaintiff", "Defendant", "Counsel", "Witness", "Observer", "Mediator"):
         assert role in text, role
@@ -77,7 +100,10 @@ def test_serve_demo_prints_where_to_open_and_working_links(served) -> None:  # t
 
     import asyncio
 
-    joined = asyncio.run(join_with(links[0]))
+    resolved = httpx.post(f"http://127.0.0.1:{port}/api/seat-codes/resolve", json={"code": links[0].split("#")[1]},
+                          timeout=10)
+    assert resolved.status_code == 200, resolved.text
+    joined = asyncio.run(join_with(resolved.json()["url"]))
     assert joined["type"] == "joined" and joined["participant"]["role"] == "presiding_judge"
     assert joined["participant"]["name"] == "王审判长"
 
@@ -159,3 +185,25 @@ def test_protocol_doc_matches_models() -> None:
     out = subprocess.run([sys.executable, "-m", "signaling.protocol_doc", "--check"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
+
+
+def test_logs_read_as_lines_for_people_and_json_for_collectors(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from app.logs import setup_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, logging.getLogger("uvicorn.error").level
+    try:
+        setup_logging("INFO", "text")
+        logging.getLogger("hearing.test").info("room %s placed", "r1")
+        logging.getLogger("uvicorn.error").info("Started server process")  # start-up chatter left out for people
+        setup_logging("INFO", "json")
+        logging.getLogger("hearing.test").info("room %s placed", "r2")
+        text, jsonl = capsys.readouterr().err.strip().split("\n")
+        assert re.fullmatch(r"\d\d:\d\d:\d\d info    hearing\.test: room r1 placed", text)
+        assert json.loads(jsonl)["msg"] == "room r2 placed"
+    finally:
+        root.handlers[:], _, _ = saved
+        root.setLevel(saved[1])
+        logging.getLogger("uvicorn.error").setLevel(saved[2])

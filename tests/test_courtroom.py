@@ -294,3 +294,31 @@ async def test_a_procedure_move_made_outside_signalling_reaches_the_room(server:
     assert (await party.expect("room-state"))["state"] == "in_session"
     assert (await party.expect("permissions"))["actions"] == []  # still in the lobby: nothing yet
     await party.close()
+
+
+async def test_live_session_moderation_in_an_asynchronous_trial_is_refused_as_not_live(server: LiveServer) -> None:
+    """An asynchronous trial (异步审理) has no live session: lock, mute, recording, private rooms and sending back to
+    the lobby answer the stable code `not_live` (translated in web/js/i18n.js), not a generic conflict; admitting
+    after an identity check still works as in any hearing."""
+    from pathlib import Path as _Path
+
+    seated = await seat_hearing(server, "async_trial", {"judge": Role.PRESIDING_JUDGE, "plaintiff": Role.PLAINTIFF})
+    judge, _ = await join(server, seated, "judge")
+    party, _ = await join(server, seated, "plaintiff")
+    await judge.expect("participant-joined")
+    pid = seated["plaintiff"].participant_id
+    for msg in ({"type": "lock", "locked": True}, {"type": "recording", "on": False},
+                {"type": "mute-participant", "participant_id": pid, "kind": "audio"},
+                {"type": "send-to-lobby", "participant_id": pid}):
+        await judge.send(msg)
+        err = await judge.expect("error")
+        assert err["code"] == "not_live" and "asynchronous" in err["message"], (msg, err)
+    await judge.send({"type": "admit", "participant_id": pid})  # no verification: the lobby's own refusal
+    assert (await judge.expect("error"))["code"] == "conflict"
+    await judge.send({"type": "admit", "participant_id": pid, "verification": "id_card_on_video"})
+    await party.expect("placed", place="room")
+    assert "hearing.locked" not in await audit_actions(server)
+    i18n = (_Path(__file__).resolve().parent.parent / "web" / "js" / "i18n.js").read_text(encoding="utf-8")
+    assert i18n.count("err_not_live:") == 2  # zh and en
+    for c in (judge, party):
+        await c.close()

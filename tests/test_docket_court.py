@@ -34,6 +34,7 @@ from docket.court import (
 from docket.court_sql import SqlCourtRecords, open_court_records
 from docket.migrate import upgrade
 from docket.records import IssuedToken
+from docket.room_ids import RoomIdTaken
 from docket.sql import make_engine, open_records
 from docket.tables import persons
 from tests.test_records import _differences_at
@@ -200,7 +201,7 @@ async def test_hearings(court: SqlCourtRecords) -> None:
                                               START + timedelta(hours=1)))
     with pytest.raises(InvalidRecord, match="hearing kind"):
         await court.create_hearing(NewHearing(case_id, "duel", START, START + timedelta(hours=1)))  # type: ignore[arg-type]
-    with pytest.raises(InvalidRecord, match="room"):
+    with pytest.raises(RoomIdTaken, match="room"):  # rooms of every kind share one namespace (docket.room_ids)
         await court.create_hearing(NewHearing(case_id, HearingKind.TRIAL, START, START + timedelta(hours=1),
                                               room_id="room-t1"))
     with pytest.raises(NotFound, match="hearing"):
@@ -299,8 +300,10 @@ async def test_upgrading_a_0002_database_keeps_rooms_and_tokens(court_url: str) 
     court = await open_court_records(court_url, id_hash_iterations=1000)
     try:
         case_id, people = await _case_with_people(court)
-        h = await court.create_hearing(NewHearing(case_id, HearingKind.TRIAL, START, START + timedelta(hours=1),
+        with pytest.raises(RoomIdTaken):  # the old ad-hoc room keeps its id to itself (docket.room_ids)
+            await court.create_hearing(NewHearing(case_id, HearingKind.TRIAL, START, START + timedelta(hours=1),
                                                   room_id="old"))
+        h = await court.create_hearing(NewHearing(case_id, HearingKind.TRIAL, START, START + timedelta(hours=1)))
         p = await court.add_participant(NewParticipant(h.id, people[0].id, "clerk"))
         assert (await court.bind_token(p.id, "old-jti")).token_jti == "old-jti"
         assert await court.audit.head() == (0, "0" * 64)

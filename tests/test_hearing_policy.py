@@ -21,7 +21,7 @@ PANEL = {Role.PRESIDING_JUDGE, Role.JUDGE, Role.CLERK}
 STAFF = {Role.PRESIDING_JUDGE, Role.JUDGE, Role.CLERK, Role.MEDIATOR}
 PUBLISH = {A.PUBLISH_AUDIO, A.PUBLISH_VIDEO}
 MODERATING = {A.ADMIT_DENY, A.MUTE_OTHERS, A.REMOVE, A.START_PAUSE_RECORDING, A.OPEN_PRIVATE_ROOM,
-              A.CHANGE_PROCEDURE_STATE}
+              A.CHANGE_PROCEDURE_STATE, A.GIVE_FLOOR}
 RECORDED_IN_FULL = {HearingKind.TRIAL, HearingKind.INTERVIEW, HearingKind.ARRAIGNMENT, HearingKind.ASYNC_TRIAL}
 
 
@@ -79,7 +79,8 @@ def test_signing_only_once_closed_and_the_sealed_record_allows_nothing() -> None
 
 def test_scheduled_allows_only_opening_the_lobby() -> None:
     for role, kind in itertools.product(Role, HearingKind):
-        assert allowed(role, kind, S.SCHEDULED) <= {A.CHANGE_PROCEDURE_STATE}
+        consent = {A.CONSENT_ASYNC_TRIAL} if kind is HearingKind.ASYNC_TRIAL else set()  # consent comes first
+        assert allowed(role, kind, S.SCHEDULED) <= {A.CHANGE_PROCEDURE_STATE} | consent
 
 
 def test_publishers_also_receive() -> None:

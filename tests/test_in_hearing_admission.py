@@ -99,6 +99,9 @@ async def test_waiting_party_and_witness_are_refused_until_admitted(server: Live
         # A called witness follows the hearing: the transcript, and only the exhibit on screen; the policy gives a
         # witness no uploads, presenting or opinions.
         await admit(judge_ws, seated["witness"].participant_id, witness_ws)
+        # Admitted while it is presented, the witness is told what is on screen (not only those joining straight in).
+        shown = await witness_ws.expect("exhibit-presented")
+        assert (shown["exhibit_id"], shown["page"]) == (exhibit_id, 2)
         assert (await witness.get("/transcript")).status_code == 200
         assert [e["id"] for e in (await witness.get("/exhibits")).json()] == [exhibit_id]
         assert (await witness.get(f"/exhibits/{exhibit_id}/view")).status_code == 200
@@ -134,6 +137,11 @@ async def test_admitted_people_read_and_sign_after_the_close_and_the_never_admit
             room_api(server, seated, "defendant") as defendant:
         text = "审判长：现在开庭。\n审判长：现在闭庭。"
         assert (await clerk.put("/transcript", json={"text": text, "base_version": 0})).status_code == 200
+        # Confirmed on video while in session; the never-admitted defendant cannot be.
+        r = await clerk.post("/transcript/confirmations", json={"participant_id": seated["plaintiff"].participant_id})
+        assert r.status_code == 201, r.text
+        r = await clerk.post("/transcript/confirmations", json={"participant_id": seated["defendant"].participant_id})
+        assert r.status_code == 403 and r.json()["error"] == "not_admitted"
         await judge_ws.send({"type": "procedure", "transition": "close"})
         await party_ws.expect("room-state", state="closed")
 
@@ -142,8 +150,6 @@ async def test_admitted_people_read_and_sign_after_the_close_and_the_never_admit
         read = (await plaintiff.get("/transcript")).json()
         assert read["text"] == text and seated["plaintiff"].participant_id in read["pending"]
         assert seated["defendant"].participant_id not in read["pending"]  # never admitted: does not sign
-        r = await clerk.post("/transcript/confirmations", json={"participant_id": seated["plaintiff"].participant_id})
-        assert r.status_code == 201, r.text
         r = await plaintiff.post("/transcript/sign", json={"sha256": read["sha256"], "method": "staff_confirmed"})
         assert r.status_code == 201, r.text
         assert (await plaintiff.get("/transcript.pdf")).content.startswith(b"%PDF")
@@ -151,8 +157,6 @@ async def test_admitted_people_read_and_sign_after_the_close_and_the_never_admit
         for r in (await defendant.get("/transcript"),
                   await defendant.post("/transcript/sign", json={"sha256": read["sha256"], "method": "none"})):
             assert r.status_code == 403 and r.json()["error"] == "not_admitted"
-        r = await clerk.post("/transcript/confirmations", json={"participant_id": seated["defendant"].participant_id})
-        assert r.status_code == 403 and r.json()["error"] == "not_admitted"
     for c in (judge_ws, clerk_ws, party_ws, defendant_ws):
         await c.close()
 

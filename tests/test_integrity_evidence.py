@@ -282,7 +282,7 @@ async def test_pages_attach_evidence_and_the_judge_opens_it(tmp_path: Path) -> N
                     {"name": "notice.pdf", "mimeType": "application/pdf", "buffer": b"plain text, not a PDF"}])
                 await person.click("#appeal button")
                 await person.wait_for_function(
-                    "() => document.getElementById('appeal-status').textContent.includes('not a PDF, PNG or JPEG')",
+                    "() => document.getElementById('appeal-status').textContent.includes('不支持这种材料文件类型')",
                     timeout=WAIT_MS)
                 assert await person.locator("#appeals li").count() == 0
 

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -18,11 +17,9 @@ from app.settings import load_settings
 from docket.court import NewPerson
 from docket.facts import FactKind, NewFact
 from docket.facts_sql import SqlFactRecords
-from hearing.staff_auth import StaffAuth, cheap_hasher
 from points.api import PersonTokens
 from tests.conftest import free_port
-
-PASSWORD = "correct horse battery"
+from tests.court import error, log_in_staff
 
 
 @dataclass
@@ -36,11 +33,15 @@ class Env:
     async def person(self) -> tuple[str, dict[str, str]]:
         """A registered person and the headers carrying a points token issued for them by the clerk."""
         pid = (await self.services.court.create_person(NewPerson("积分当事人"))).id
+        return pid, await self.link(pid)
+
+    async def link(self, pid: str) -> dict[str, str]:
+        """Headers carrying a new points token the clerk issued for the person."""
         r = await self.client.post("/api/points/staff/person-tokens", json={"person_id": pid},
                                    headers=self.as_("clerk"))
         assert r.status_code == 201, r.text
         assert r.json()["link"].endswith("/points#t=" + r.json()["token"])
-        return pid, {"Authorization": f"Bearer {r.json()['token']}"}
+        return {"Authorization": f"Bearer {r.json()['token']}"}
 
     def as_(self, username: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.staff[username]}"}
@@ -60,27 +61,17 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     services = build_services(settings)
     await start_services(services)
     app = create_app(settings, services)
-    auth: StaffAuth = app.state.staff_auth
-    auth.hasher = cheap_hasher()
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
     e = Env(services, client, app.state.points_tokens, SqlFactRecords(services.court.engine, services.court.url))
-    for username, roles in (("clerk", "clerk"), ("judge", "judge"), ("mediator", "mediator")):
-        await auth.create_account(username, username, [roles], PASSWORD)
-        r = await client.post("/api/login", json={"username": username, "password": PASSWORD})
-        e.staff[username] = r.json()["token"]
-    client.cookies.clear()
+    logins = await log_in_staff(app.state.staff_auth, client, (
+        ("clerk", "clerk"), ("judge", "judge"), ("mediator", "mediator")))
+    e.staff = {name: login.token for name, login in logins.items()}
     try:
         yield e
     finally:
         await client.aclose()
         await stop_services(services)
 
-
-def _error(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    body = r.json()
-    assert body["error"] == code and body["message"], body
-    return body
 
 
 async def test_earn_see_history_and_redeem(env: Env) -> None:
@@ -101,14 +92,14 @@ async def test_earn_see_history_and_redeem(env: Env) -> None:
     assert again.status_code == 200 and again.json()["replayed"]
     assert again.json()["redemption_id"] == first.json()["redemption_id"]
     # Same key, different body: refused, nothing changes.
-    _error(await env.client.post("/api/points/me/redemptions", json={**body, "quantity": 1}, headers=me),
+    error(await env.client.post("/api/points/me/redemptions", json={**body, "quantity": 1}, headers=me),
            409, "idempotency_conflict")
-    _error(await env.client.post("/api/points/me/redemptions", json={**body, "idempotency_key": "click-2"},
+    error(await env.client.post("/api/points/me/redemptions", json={**body, "idempotency_key": "click-2"},
                                  headers=me), 409, "insufficient_points")
-    _error(await env.client.post("/api/points/me/redemptions", json={**body, "item_id": "nope",
+    error(await env.client.post("/api/points/me/redemptions", json={**body, "item_id": "nope",
                                                                        "idempotency_key": "click-3"}, headers=me),
            404, "not_found")
-    _error(await env.client.post("/api/points/me/redemptions", json={**body, "quantity": 0}, headers=me),
+    error(await env.client.post("/api/points/me/redemptions", json={**body, "quantity": 0}, headers=me),
            422, "invalid_request")
 
     history = (await env.client.get("/api/points/me/history", headers=me)).json()
@@ -136,22 +127,22 @@ async def test_staff_catalogue_follow_and_permissions(env: Env) -> None:
     assert (await env.client.get("/api/points/staff/totals", headers=env.as_("clerk"))).json()["issued"] == 50
     r = await env.client.post("/api/points/staff/items", json={"name": "x", "price": 0, "stock": 1},
                               headers=env.as_("clerk"))
-    _error(r, 422, "invalid_request")
+    error(r, 422, "invalid_request")
     item = (await env.client.post("/api/points/staff/items", json={"name": "书", "price": 10, "stock": 1},
                                   headers=env.as_("clerk"))).json()
     r = await env.client.patch(f"/api/points/staff/items/{item['id']}", json={"active": False},
                                headers=env.as_("clerk"))
     assert r.status_code == 200 and r.json()["active"] is False
     assert (await env.client.get("/api/points/catalogue")).json() == []
-    _error(await env.client.post("/api/points/me/redemptions", headers=me,
+    error(await env.client.post("/api/points/me/redemptions", headers=me,
                                  json={"item_id": item["id"], "idempotency_key": "k"}), 409, "item_unavailable")
-    _error(await env.client.patch("/api/points/staff/items/nope", json={"stock": 1}, headers=env.as_("clerk")),
+    error(await env.client.patch("/api/points/staff/items/nope", json={"stock": 1}, headers=env.as_("clerk")),
            404, "not_found")
-    _error(await env.client.post("/api/points/staff/items", json={"name": "x", "price": 1, "stock": 1},
+    error(await env.client.post("/api/points/staff/items", json={"name": "x", "price": 1, "stock": 1},
                                  headers=env.as_("mediator")), 403, "forbidden")
-    _error(await env.client.get("/api/points/staff/totals", headers=env.as_("mediator")), 403, "forbidden")
-    _error(await env.client.get("/api/points/staff/totals"), 401, "not_authenticated")
-    _error(await env.client.post("/api/points/staff/person-tokens", json={"person_id": "ghost"},
+    error(await env.client.get("/api/points/staff/totals", headers=env.as_("mediator")), 403, "forbidden")
+    error(await env.client.get("/api/points/staff/totals"), 401, "not_authenticated")
+    error(await env.client.post("/api/points/staff/person-tokens", json={"person_id": "ghost"},
                                  headers=env.as_("clerk")), 404, "not_found")
     actions = [a.action for a in await env.services.audit.entries(limit=1000)]
     assert {"points.token_issue", "points.item_add", "points.item_update"} <= set(actions)
@@ -159,18 +150,47 @@ async def test_staff_catalogue_follow_and_permissions(env: Env) -> None:
 
 async def test_person_tokens_are_checked(env: Env) -> None:
     pid, me = await env.person()
-    _error(await env.client.get("/api/points/me"), 401, "not_authenticated")
-    _error(await env.client.get("/api/points/me", headers={"Authorization": "Bearer nonsense"}), 401, "token_invalid")
+    error(await env.client.get("/api/points/me"), 401, "not_authenticated")
+    error(await env.client.get("/api/points/me", headers={"Authorization": "Bearer nonsense"}), 401, "token_invalid")
     # A staff session token is not a points token, nor is a token for another audience signed with another key.
-    _error(await env.client.get("/api/points/me", headers=env.as_("clerk")), 401, "token_invalid")
+    error(await env.client.get("/api/points/me", headers=env.as_("clerk")), 401, "token_invalid")
     other = PersonTokens(b"k" * 32).issue(pid)[0]
-    _error(await env.client.get("/api/points/me", headers={"Authorization": f"Bearer {other}"}), 401, "token_invalid")
+    error(await env.client.get("/api/points/me", headers={"Authorization": f"Bearer {other}"}), 401, "token_invalid")
     expired = PersonTokens(env.tokens._key, clock=lambda: datetime.now(UTC) - timedelta(days=30)).issue(pid)[0]
-    _error(await env.client.get("/api/points/me", headers={"Authorization": f"Bearer {expired}"}), 401,
+    error(await env.client.get("/api/points/me", headers={"Authorization": f"Bearer {expired}"}), 401,
            "token_expired")
+    # Signed with the court's key but never issued through the register (so never revocable): refused.
     ghost = env.tokens.issue("ghost")[0]
-    _error(await env.client.get("/api/points/me", headers={"Authorization": f"Bearer {ghost}"}), 404, "not_found")
+    error(await env.client.get("/api/points/me", headers={"Authorization": f"Bearer {ghost}"}), 401, "token_invalid")
+    unissued = env.tokens.issue(pid)[0]
+    error(await env.client.get("/api/points/me", headers={"Authorization": f"Bearer {unissued}"}), 401,
+           "token_invalid")
     assert (await env.client.get("/api/points/me", headers=me)).json()["balance"] == 0
+
+
+async def test_person_tokens_are_revocable_like_integrity_links(env: Env) -> None:
+    pid, first = await env.person()
+    second = await env.link(pid)
+    assert first != second
+    for headers in (first, second):
+        assert (await env.client.get("/api/points/me", headers=headers)).status_code == 200
+    error(await env.client.post("/api/points/staff/person-tokens/revoke", json={"person_id": pid},
+                                 headers=env.as_("mediator")), 403, "forbidden")
+    error(await env.client.post("/api/points/staff/person-tokens/revoke", json={"person_id": "ghost"},
+                                 headers=env.as_("clerk")), 404, "not_found")
+    r = await env.client.post("/api/points/staff/person-tokens/revoke", json={"person_id": pid},
+                              headers=env.as_("clerk"))
+    assert r.status_code == 200 and r.json() == {"revoked": 2}, r.text
+    for headers in (first, second):
+        body = error(await env.client.get("/api/points/me", headers=headers), 401, "token_revoked")
+        assert "withdrawn" in body["message"]
+    again = await env.client.post("/api/points/staff/person-tokens/revoke", json={"person_id": pid},
+                                  headers=env.as_("clerk"))
+    assert again.json() == {"revoked": 0}
+    fresh = await env.link(pid)  # the clerk issues a new one afterwards
+    assert (await env.client.get("/api/points/me", headers=fresh)).status_code == 200
+    revokes = [e for e in await env.services.audit.entries(limit=1000) if e.action == "points.token_revoke"]
+    assert [(e.subject, e.details["revoked"]) for e in revokes] == [(f"person:{pid}", 2)]  # none for the 0
 
 
 async def test_page_and_openapi(env: Env) -> None:
@@ -180,5 +200,6 @@ async def test_page_and_openapi(env: Env) -> None:
     paths = (await env.client.get("/openapi.json")).json()["paths"]
     for path in ("/api/points/me", "/api/points/me/history", "/api/points/catalogue", "/api/points/me/redemptions",
                  "/api/points/staff/items", "/api/points/staff/items/{item_id}", "/api/points/staff/totals",
-                 "/api/points/staff/person-tokens", "/api/points/staff/follow"):
+                 "/api/points/staff/person-tokens", "/api/points/staff/person-tokens/revoke",
+                 "/api/points/staff/follow"):
         assert path in paths, path

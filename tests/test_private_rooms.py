@@ -84,6 +84,8 @@ async def test_a_caucus_with_one_side_and_back(server: LiveServer) -> None:
     assert listed and listed[-1]["rooms"][0]["label"] == "原告方"
     assert set(listed[-1]["rooms"][0]["members"]) == {*side, seated["mediator"].participant_id}
     assert not [m for m in c["defendant"].seen if m["type"] == "private-rooms"]  # staff only
+    # Staff see the room by its id, never its signalling room id: only members are handed that (issue 14).
+    assert "room_id" not in listed[-1]["rooms"][0] and room_id not in str(listed[-1])
     # The other side cannot get in: not with their own link, not even with a token the court signed for that room.
     stray = await server.client(room_id, seated["defendant"].token)
     assert (await stray.wait_closed())[0] == CloseCode.WRONG_ROOM
@@ -96,7 +98,9 @@ async def test_a_caucus_with_one_side_and_back(server: LiveServer) -> None:
     await caucus["plaintiff"].send({"type": "remove", "participant_id": seated["counsel"].participant_id})
     assert (await caucus["plaintiff"].expect("error"))["code"] == "forbidden"
 
-    await c["mediator"].send({"type": "close-private-room", "room_id": room_id})
+    await c["mediator"].send({"type": "close-private-room", "id": "no-such-room"})
+    assert (await c["mediator"].expect("error"))["code"] == "not_found"
+    await c["mediator"].send({"type": "close-private-room", "room_id": room_id})  # a member names the room it is in
     assert (await caucus["plaintiff"].wait_closed())[0] == 1000
     assert (await c["plaintiff"].expect("private-room", action="leave"))["room_id"] == room_id
     back = await c["plaintiff"].expect("placed", place="room")
@@ -140,3 +144,82 @@ async def test_in_a_trial_the_judge_opens_a_counsel_room_without_entering(server
     assert (await c["judge"].expect("error"))["code"] == "conflict"  # not in the room
     for client in c.values():
         await client.close()
+
+
+async def test_removal_ends_the_caucus_session_too(server: LiveServer) -> None:
+    """Issue 14 item 3: removed from the hearing, a participant used to keep their caucus connection and media."""
+    seated = await seat_hearing(server, "mediation", MEDIATION, state="in_session")
+    c = await in_room(server, seated, "mediator", "plaintiff", "counsel", "defendant")
+    side = [seated["plaintiff"].participant_id, seated["counsel"].participant_id]
+    await c["mediator"].send({"type": "open-private-room", "participant_ids": side, "label": "原告方"})
+    caucus = {label: (await enter(server, c[label])) for label in ("plaintiff", "counsel", "mediator")}
+    room_id = caucus["mediator"][1]["room_id"]
+    plaintiff_id = seated["plaintiff"].participant_id
+
+    await c["mediator"].send({"type": "remove", "participant_id": plaintiff_id, "reason": "扰乱秩序"})
+    assert (await c["plaintiff"].wait_closed())[0] == CloseCode.REMOVED
+    code, reason = await caucus["plaintiff"][0].wait_closed()  # the caucus connection ends with the main one
+    assert code == CloseCode.REMOVED and "removed" in reason
+    await caucus["counsel"][0].expect("participant-left", participant_id=plaintiff_id, reason="removed")
+    assert plaintiff_id not in await server.services.hub.members(room_id)
+    again = await server.client(room_id, caucus["plaintiff"][1]["token"])  # nor can the caucus link bring them back
+    assert (await again.wait_closed())[0] == CloseCode.TOKEN_REVOKED
+    await caucus["counsel"][0].send({"type": "ping"})  # the others' caucus goes on
+    await caucus["counsel"][0].expect("pong")
+    for label in ("counsel", "mediator"):
+        await caucus[label][0].close()
+    for label in ("mediator", "counsel", "defendant"):
+        await c[label].close()
+
+
+async def test_a_withdrawn_link_ends_the_caucus_session_too(server: LiveServer) -> None:
+    """A new link withdraws the old one (hearing.join_links): the sessions it opened end, the caucus one included."""
+    from hearing.join_links import issue_participant_link
+
+    seated = await seat_hearing(server, "mediation", MEDIATION, state="in_session")
+    c = await in_room(server, seated, "mediator", "defendant")
+    defendant_id = seated["defendant"].participant_id
+    await c["mediator"].send({"type": "open-private-room", "participant_ids": [defendant_id]})
+    caucus, joined = await enter(server, c["defendant"])
+    mediator_caucus, _ = await enter(server, c["mediator"])
+    services = server.services
+
+    class Rooms:
+        async def assign_room(self, hearing_id: str, room_id: str) -> str:
+            return seated.room
+
+    link = await issue_participant_link(services.court, services.records, services.tokens, Rooms(), server.base,
+                                        hearing_id=seated.hearing.id, participant_id=defendant_id)
+    assert link.revoked  # the old link
+    assert services.courtroom is not None
+    for jti in link.revoked:  # what the staff API does after issuing (app/factory.py: end_sessions)
+        await services.courtroom.end_sessions_of_link(link.room_id, jti, "this link was withdrawn by the court")
+    assert (await c["defendant"].wait_closed())[0] == CloseCode.TOKEN_REVOKED
+    assert (await caucus.wait_closed())[0] == CloseCode.TOKEN_REVOKED
+    await mediator_caucus.expect("participant-left", participant_id=defendant_id)
+    again = await server.client(joined["room_id"], joined["token"])
+    assert (await again.wait_closed())[0] == CloseCode.TOKEN_REVOKED
+    fresh = await server.client(seated.room, link.url.split("#token=", 1)[1])  # the new link works
+    assert (await fresh.expect("joined"))["participant"]["id"] == defendant_id
+    for client in (fresh, mediator_caucus, c["mediator"]):
+        await client.close()
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+async def test_removal_ends_a_caucus_session_held_by_another_instance(tmp_path: Path, pg_url: str, redis_url: str,
+                                                                      redis_prefix: str) -> None:
+    """The main room on instance a, the caucus connection on instance b: the kick travels over the room bus."""
+    shared = {"database_url": pg_url, "redis_url": redis_url, "redis_prefix": redis_prefix, "MEDIA_ENABLED": False}
+    async with live_server(tmp_path / "a", **shared) as a, live_server(tmp_path / "b", **shared) as b:
+        seated = await seat_hearing(a, "mediation", MEDIATION, state="in_session")
+        c = await in_room(a, seated, "mediator", "plaintiff", "defendant")
+        plaintiff_id = seated["plaintiff"].participant_id
+        await c["mediator"].send({"type": "open-private-room", "participant_ids": [plaintiff_id]})
+        caucus = {label: await enter(b, c[label]) for label in ("plaintiff", "mediator")}  # both on instance b
+        await c["mediator"].send({"type": "remove", "participant_id": plaintiff_id})
+        assert (await c["plaintiff"].wait_closed())[0] == CloseCode.REMOVED
+        assert (await caucus["plaintiff"][0].wait_closed())[0] == CloseCode.REMOVED
+        await caucus["mediator"][0].expect("participant-left", participant_id=plaintiff_id, reason="removed")
+        for client in (caucus["mediator"][0], c["mediator"], c["defendant"]):
+            await client.close()

@@ -18,18 +18,27 @@ from signaling.protocol import (
     MAX_TOKEN_CHARS,
     PROTOCOL_VERSION,
     ActiveSpeaker,
+    AdmitAllResult,
     Answer,
+    AsyncTrialUpdated,
+    ChatEntry,
+    ChatHistory,
+    ChatMessage,
     ClientMessage,
     ConnectionState,
     Error,
     ErrorCode,
     ExhibitPresented,
+    Hands,
     IceCandidate,
     Join,
     Joined,
     Leave,
     LeaveReason,
+    LinkQuality,
     MediaKind,
+    MediaNotice,
+    MediaNoticeCode,
     Mute,
     MuteState,
     Offer,
@@ -46,10 +55,13 @@ from signaling.protocol import (
     PrivateRoomMove,
     PrivateRooms,
     ProtocolError,
+    Redirect,
     Resume,
     RoomState,
+    ScreenShared,
     ServerMessage,
     SetSubscription,
+    Spotlighted,
     TrackPublished,
     TrackRemoved,
     TranscriptUpdated,
@@ -79,7 +91,8 @@ def test_client_models_match_client_types() -> None:
     assert {m.model_fields["type"].default for m in CLIENT_MODELS} == CLIENT_TYPES
     assert CLIENT_TYPES == {"join", "resume", "offer", "answer", "ice-candidate", "mute", "leave", "subscription",
                             "ping", "pong", "admit", "deny", "send-to-lobby", "remove", "mute-participant", "lock",
-                            "procedure", "open-private-room", "close-private-room", "recording"}
+                            "procedure", "open-private-room", "close-private-room", "recording",
+                            "hand", "chat", "screen-share", "mute-all", "admit-all", "spotlight"}
 
 
 # ---- every client message type parses ----------------------------------------------------------------------
@@ -134,8 +147,10 @@ def test_every_client_type_is_covered_by_valid_examples() -> None:
         "mute-participant": {"participant_id": "p_1", "kind": "video"}, "lock": {"locked": True},
         "procedure": {"transition": "start_session"},
         "open-private-room": {"participant_ids": ["p_1"], "label": "原告方"},
-        "close-private-room": {"room_id": "private-abc"},
+        "close-private-room": {"id": "0af3"},
         "recording": {"on": False, "reason": "parties asked to speak off the record"},
+        "hand": {"raised": True}, "chat": {"text": "请看第三页"}, "screen-share": {"sharing": True, "mid": "2"},
+        "mute-all": {}, "admit-all": {"verification": "id_card_on_video"}, "spotlight": {"participant_id": "p_1"},
     }
     assert set(examples) == CLIENT_TYPES
     for kind, fields in examples.items():
@@ -182,6 +197,7 @@ SERVER_EXAMPLES: list[BaseModel] = [
     Joined(room_id="room_1", participant=ALICE, participants=[ALICE, BOB], resume_token="r.t.x",
            resume_grace_seconds=30.0, ice_servers=[{"urls": ["stun:stun.example.org:3478"]}], resumed=True),
     Joined(room_id="room_1", participant=ALICE, participants=[], resume_token="r", resume_grace_seconds=0.5),
+    Redirect(url="wss://node-2.court.example/ws/room_1"),
     ParticipantJoined(participant=BOB),
     *[ParticipantLeft(participant_id="p_bob", reason=r) for r in LeaveReason],
     *[ParticipantConnection(participant_id="p_bob", connection=c) for c in ConnectionState],
@@ -191,6 +207,8 @@ SERVER_EXAMPLES: list[BaseModel] = [
     TrackRemoved(participant_id="p_alice", track_id="trk_1"),
     ActiveSpeaker(participant_id="p_alice"),
     ActiveSpeaker(participant_id=None),
+    LinkQuality(video_paused=True, estimate_kbps=60),
+    LinkQuality(video_paused=False),
     Offer(sdp=SDP),
     Answer(sdp=SDP),
     IceCandidate(candidate="candidate:1 1 udp 1 192.0.2.1 9 typ host", sdp_mid="0", sdp_mline_index=0),
@@ -206,11 +224,21 @@ SERVER_EXAMPLES: list[BaseModel] = [
     ExhibitPresented(exhibit_id="e_1", page=3, name="合同.pdf", media_type="application/pdf", page_count=9),
     ExhibitPresented(),
     TranscriptUpdated(version=4, sha256="a" * 64),
+    AsyncTrialUpdated(event="async_trial.stage_opened", stage_id="s1"),
     PrivateRoomMove(action="enter", room_id="private-abc", label="原告方", token="t.o.k"),
     PrivateRoomMove(action="leave", room_id="private-abc"),
-    PrivateRooms(rooms=[PrivateRoomInfo(room_id="private-abc", label="原告方", members=["p_1", "p_2"])]),
+    PrivateRooms(rooms=[PrivateRoomInfo(id="0af3", label="原告方", members=["p_1", "p_2"])]),
     PrivateRooms(rooms=[]),
+    Hands(queue=["p_2", "p_1"]),
+    ChatMessage(entry=ChatEntry(seq=1, participant_id="p_1", name="李律师", role="counsel", text="请看第三页",
+                                sent_at="2026-12-07T02:03:04+00:00")),
+    ChatHistory(entries=[]),
+    ScreenShared(participant_id="p_1", track_id="p_1.video.2"),
+    ScreenShared(),
+    Spotlighted(participant_id="p_1"),
+    AdmitAllResult(admitted=2, unchecked=1, witnesses=1),
     *[Error(code=c, message=f"because {c.value}") for c in ErrorCode],
+    *[MediaNotice(code=c, params={"offered": "VP8", "room": "H264"}) for c in MediaNoticeCode],
 ]
 
 
@@ -351,6 +379,8 @@ def test_version_only_checked_for_join_and_resume() -> None:
         {"type": "ping", "id": 1.5},
         {"type": "pong", "id": [1]},
         {"type": "pong", "at": 1},
+        {"type": "close-private-room"},  # name the room by id or room_id: one of the two
+        {"type": "close-private-room", "id": "a", "room_id": "private-b"},
     ],
 )
 def test_bad_message(obj: dict[str, Any]) -> None:
@@ -508,3 +538,21 @@ def test_fuzz_deep_nesting_within_limit(depth: int, opener: str) -> None:
 @given(json_values)
 def test_fuzz_json_values_as_type(value: Any) -> None:
     check_never_raises(dumps({"type": value}))
+
+
+def test_redirect_accepts_only_websocket_urls() -> None:
+    with pytest.raises(ValidationError):
+        Redirect(url="https://evil.example/ws/room_1")
+
+
+def test_every_close_code_is_documented_with_its_meaning() -> None:
+    from signaling.closecodes import MEANINGS, CloseCode
+    from signaling.protocol_doc import DOC
+
+    doc = DOC.read_text(encoding="utf-8")
+    assert set(MEANINGS) == set(CloseCode)
+    for code in CloseCode:
+        meaning, action = MEANINGS[code]
+        assert meaning and action
+        assert f"| {int(code)} | {meaning} | {action} |" in doc, f"{code!r} is not in {DOC.name}"
+    assert "| 4013 | removed" in doc

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.settings import Settings, SettingsError, load_settings
+from integrity.signing import CodeSigner
 
 ENV_NAMES = {(f.alias or name).lower() for name, f in Settings.model_fields.items()}
 
@@ -89,17 +90,16 @@ def test_comma_separated_lists(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ICE_HOST_ADDRESSES", " 127.0.0.1, 203.0.113.7 ,,::1,")
     monkeypatch.setenv("STUN_SERVERS", "stun:stun.example.org:3478,stuns:stun2.example.org")
     monkeypatch.setenv("TURN_SERVERS", "turn:turn.example.org:3478?transport=udp, turns:turn.example.org:5349")
-    monkeypatch.setenv("TURN_USERNAME", "court")
-    monkeypatch.setenv("TURN_PASSWORD", "pw")
+    monkeypatch.setenv("TURN_SHARED_SECRET", "s" * 20)
     s = load_settings()
     assert s.ice_host_addresses == ["127.0.0.1", "203.0.113.7", "::1"]
     assert s.stun_servers == ["stun:stun.example.org:3478", "stuns:stun2.example.org"]
     assert s.turn_servers == ["turn:turn.example.org:3478?transport=udp", "turns:turn.example.org:5349"]
-    assert s.ice_servers() == [
-        {"urls": ["stun:stun.example.org:3478", "stuns:stun2.example.org"]},
-        {"urls": ["turn:turn.example.org:3478?transport=udp", "turns:turn.example.org:5349"],
-         "username": "court", "credential": "pw"},
-    ]
+    # TURN entries are per participant (their own expiring credential); the static list holds STUN only.
+    assert s.ice_servers() == [{"urls": ["stun:stun.example.org:3478", "stuns:stun2.example.org"]}]
+    turn = s.turn_rest()
+    assert turn is not None and turn.shared_secret == "s" * 20
+    assert turn.urls == ("turn:turn.example.org:3478?transport=udp", "turns:turn.example.org:5349")
 
 
 def test_single_stun_server(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -138,7 +138,7 @@ def test_invalid_stun_url(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
 
 
 def test_invalid_turn_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    message = invalid(monkeypatch, TURN_SERVERS="stun:x", TURN_USERNAME="u", TURN_PASSWORD="p")
+    message = invalid(monkeypatch, TURN_SERVERS="stun:x", TURN_SHARED_SECRET="s" * 20)
     assert "TURN_SERVERS" in message and "turn:" in message
 
 
@@ -168,19 +168,34 @@ def test_numeric_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "WS_RATE_PER_SECOND" in invalid(monkeypatch, WS_RATE_PER_SECOND="0")
 
 
-def test_production_requires_token_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_production_requires_token_secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     message = invalid(monkeypatch, HEARING_ENV="production")
     assert "HEARING_TOKEN_SECRET" in message
     message = invalid(monkeypatch, HEARING_ENV="production", HEARING_TOKEN_SECRET="x" * 31)
     assert "HEARING_TOKEN_SECRET" in message
     monkeypatch.setenv("HEARING_TOKEN_SECRET", "x" * 32)
+    key = tmp_path / "integrity.pem"
+    key.write_bytes(CodeSigner.generate().private_pem())
+    monkeypatch.setenv("INTEGRITY_SIGNING_KEY_FILE", str(key))
     s = load_settings()
     assert s.hearing_env == "production"
     assert s.signing_secret() == "x" * 32
 
 
-def test_production_s3_requires_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    message = invalid(monkeypatch, HEARING_ENV="production", HEARING_TOKEN_SECRET="x" * 40, S3_ENDPOINT="s3:9000")
+def test_production_requires_a_provided_integrity_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Each replica generating its own key would make the others' codes unverifiable: production never does."""
+    message = invalid(monkeypatch, HEARING_ENV="production", HEARING_TOKEN_SECRET="x" * 40)
+    assert "INTEGRITY_SIGNING_KEY_FILE" in message
+    message = invalid(monkeypatch, INTEGRITY_SIGNING_KEY_FILE=str(tmp_path / "missing.pem"))
+    assert "INTEGRITY_SIGNING_KEY_FILE" in message and "never generates" in message
+    assert not (tmp_path / "missing.pem").exists()
+
+
+def test_production_s3_requires_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    key = tmp_path / "integrity.pem"
+    key.write_bytes(CodeSigner.generate().private_pem())
+    message = invalid(monkeypatch, HEARING_ENV="production", HEARING_TOKEN_SECRET="x" * 40, S3_ENDPOINT="s3:9000",
+                      INTEGRITY_SIGNING_KEY_FILE=str(key))
     assert "S3_ACCESS_KEY" in message and "S3_SECRET_KEY" in message
 
 
@@ -188,11 +203,10 @@ def test_development_does_not_require_token_secret() -> None:
     assert load_settings().hearing_env == "development"
 
 
-@pytest.mark.parametrize(("user", "password"), [("", ""), ("u", ""), ("", "p")])
-def test_turn_without_credentials_refused(monkeypatch: pytest.MonkeyPatch, user: str, password: str) -> None:
-    message = invalid(monkeypatch, TURN_SERVERS="turn:turn.example.org:3478", TURN_USERNAME=user,
-                      TURN_PASSWORD=password)
-    assert "TURN_USERNAME" in message and "TURN_PASSWORD" in message
+@pytest.mark.parametrize("secret", ["", "short"])
+def test_turn_without_shared_secret_refused(monkeypatch: pytest.MonkeyPatch, secret: str) -> None:
+    message = invalid(monkeypatch, TURN_SERVERS="turn:turn.example.org:3478", TURN_SHARED_SECRET=secret)
+    assert "TURN_SHARED_SECRET" in message
 
 
 # ---- database URL -----------------------------------------------------------------------------------------

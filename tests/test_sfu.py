@@ -11,7 +11,7 @@ import pytest
 from hearing.roles import Role
 from media import aiortc_glue as glue
 from media.payloads import vp8_is_keyframe
-from media.rtp import parse_rtp
+from media.rtp import parse_rtp, rtx_wrap
 from tests.live import LiveServer, live_server
 from tests.media_client import MediaClient
 
@@ -47,6 +47,11 @@ async def test_publisher_reaches_every_subscriber_without_server_decoding(server
         metrics = (await http.get("/metrics")).text
     assert "hearing_media_peers 4.0" in metrics
     assert re.search(r"hearing_media_forwarded_packets_total [1-9]", metrics)
+    # What the SFU believes about each link (the weak-link bench reads these): one forwarded-layer line per party
+    layers = [line for line in metrics.splitlines() if line.startswith("hearing_media_forwarded_layer{")]
+    assert sorted(re.search(r'participant="([^"]+)"', line)[1] for line in layers) == sorted(
+        p.participant_id for p in parties)
+    assert all(f'publisher="{judge.participant_id}"' in line for line in layers)
     for c in (judge, *parties):
         await c.close()
 
@@ -116,6 +121,38 @@ async def test_subscriber_losses_are_repaired_from_the_cache(server: LiveServer)
     fwd = next(f for peer in server.services.sfu.rooms[ROOM].peers.values() for f in peer.forwards.values()
                if f.track.kind == "video")
     assert fwd.retransmits >= len(dropped) // 2, (fwd.retransmits, len(dropped))
+    for c in (judge, party):
+        await c.close()
+
+
+async def test_a_publishers_rtx_copy_of_a_packet_already_received_is_not_forwarded_again(server: LiveServer) -> None:
+    """libwebrtc probes its uplink by resending old packets over RTX: forwarded, they flooded weak subscribers."""
+    judge = await participant(server, Role.PRESIDING_JUDGE, "王")
+    party = await participant(server, Role.PLAINTIFF, "张", publish_video=False, publish_audio=False)
+    await party.wait_frames(judge.participant_id, "video", 5)
+    peer = server.services.sfu.rooms[ROOM].peers[judge.participant_id]
+    video = next(t for t in peer.published.values() if t.kind == "video")
+    rtx_ssrc = next(r for r, m in peer.rtx_to_media.items() if m == video.ssrc)
+    assert video.codec.rtx_payload_type is not None
+    fwd = next(f for f in video.forwards if f.subscriber_id == party.participant_id)
+    original = next(p for seq in range(65536) if (p := video.cache.get(seq)) is not None)
+    h = parse_rtp(original)
+
+    def copy(packet: bytes, seq: int) -> bytes:
+        return rtx_wrap(packet, parse_rtp(packet), rtx_ssrc=rtx_ssrc, rtx_sequence=seq,
+                        rtx_payload_type=video.codec.rtx_payload_type, ext_block=None)
+
+    sent, packets_in, repaired = fwd.stream.packets_sent, video.packets_in, video.repaired_in
+    peer._rtp(copy(original, 1), 0.0)  # synchronous: nothing else runs in between
+    assert (fwd.stream.packets_sent, video.packets_in, video.repaired_in) == (sent, packets_in, repaired)
+    assert video.duplicates_in == 1
+    # A real repair (a packet the SFU never got) still goes on
+    missing = (h.sequence - 3000) & 0xFFFF
+    assert video.cache.get(missing) is None
+    lost = bytearray(original)
+    lost[2:4] = missing.to_bytes(2, "big")
+    peer._rtp(copy(bytes(lost), 2), 0.0)
+    assert video.repaired_in == repaired + 1 and video.packets_in == packets_in + 1
     for c in (judge, party):
         await c.close()
 

@@ -292,7 +292,18 @@ async def test_wrong_and_unknown_look_the_same_and_are_audited(db: Db, auth: Sta
     assert all("nobody" not in t for t in await _audit_texts(db))
 
 
-async def test_five_wrong_passwords_lock_for_fifteen_minutes(db: Db, auth: StaffAuth, clock: Clock) -> None:
+async def test_wrong_passwords_never_lock_by_default(db: Db, auth: StaffAuth) -> None:
+    """Guessing must not let anyone lock a judge out (issue 14): throttling is per client address instead."""
+    await auth.create_account("judge", "王法官", ["judge"], PASSWORD)
+    for _ in range(12):
+        with pytest.raises(LoginRefused, match="wrong username or password"):
+            await auth.login("judge", "guess-guess-guess")
+    _, principal = await auth.login("judge", PASSWORD)
+    assert principal.username == "judge"
+
+
+async def test_an_opted_in_lockout_locks_for_fifteen_minutes(db: Db, auth: StaffAuth, clock: Clock) -> None:
+    auth.max_failed_logins = 5  # a court may opt in (StaffAuth(max_failed_logins=5))
     account = await auth.create_account("judge", "王法官", ["judge"], PASSWORD)
     for _ in range(4):
         with pytest.raises(LoginRefused, match="wrong username or password"):

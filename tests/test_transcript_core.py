@@ -294,7 +294,7 @@ def test_the_newest_usable_confirmation_is_chosen() -> None:
     assert core.usable_confirmation(snap, DEFENDANT.id, SIGN_AT + core.CONFIRMATION_TTL + timedelta(seconds=1)) is None
 
 
-def confirm(confirmer: Participant, signer: Participant, *, state: S = S.CLOSED, kind: K = K.TRIAL,
+def confirm(confirmer: Participant, signer: Participant, *, state: S = S.IN_SESSION, kind: K = K.TRIAL,
             snap: TranscriptSnapshot = EMPTY, present: bool = True) -> IdentityConfirmation | Refused:
     return core.decide_confirm(kind, state, H, confirmer, signer, snap, T0, confirmation_id="k1", present=present)
 
@@ -302,13 +302,15 @@ def confirm(confirmer: Participant, signer: Participant, *, state: S = S.CLOSED,
 def test_only_an_admitted_clerk_confirms_an_admitted_signer_for_a_while() -> None:
     made = confirm(CLERK, PLAINTIFF)
     assert made == IdentityConfirmation("k1", H, PLAINTIFF.id, CLERK.id, T0, T0 + core.CONFIRMATION_TTL)
-    short = core.decide_confirm(K.TRIAL, S.CLOSED, H, CLERK, PLAINTIFF, EMPTY, T0, confirmation_id="k",
+    short = core.decide_confirm(K.TRIAL, S.RECESS, H, CLERK, PLAINTIFF, EMPTY, T0, confirmation_id="k",
                                 ttl=timedelta(minutes=1))
     assert isinstance(short, IdentityConfirmation) and short.expires_at == T0 + timedelta(minutes=1)
     for state in ProcedureState:
         outcome = confirm(CLERK, PLAINTIFF, state=state)
         assert isinstance(outcome, IdentityConfirmation) == (state in core.CONFIRM_STATES), state
-        if state not in core.CONFIRM_STATES:
+        if state is S.CLOSED:  # no video any more: a distinct code, so the client can say so
+            assert code(outcome) is RefusalCode.NO_VIDEO_AFTER_CLOSE
+        elif state not in core.CONFIRM_STATES:
             assert code(outcome) is RefusalCode.WRONG_STATE
     for role in Role:  # nobody but the clerk confirms, the presiding judge included
         if role not in core.CONFIRMERS:
@@ -412,3 +414,24 @@ def test_complete_when_every_admitted_participant_who_may_sign_has_signed() -> N
     progress = core.completion(K.TRIAL, people, signed(snap, DEFENDANT))
     assert progress.pending == () and progress.complete
     assert progress.signed == (PLAINTIFF.id, CLERK.id, JUDGE.id, DEFENDANT.id)
+
+
+@pytest.mark.parametrize("role", sorted(core.SEATED_STAFF))
+@pytest.mark.parametrize("status", list(ParticipantStatus))
+def test_an_asynchronous_trials_judge_and_clerk_sign_by_their_seat(role: Role, status: ParticipantStatus) -> None:
+    """No live lobby admits the staff of an asynchronous trial: seated (waiting) they sign; denied or removed not;
+    in a live trial a waiting judge still does not; a waiting party of an asynchronous trial does not either."""
+    snap = saved("笔录")
+    staff = participant("s", role, status)
+    outcome = sign(staff, snap, kind=K.ASYNC_TRIAL, method=M.NONE)
+    if status in (ParticipantStatus.ADMITTED, ParticipantStatus.WAITING):
+        assert isinstance(outcome, Signature) and outcome.participant_id == "s"
+    else:
+        assert code(outcome) is RefusalCode.NOT_ADMITTED
+    if status is ParticipantStatus.WAITING:
+        assert code(sign(staff, snap, kind=K.TRIAL, method=M.NONE)) is RefusalCode.NOT_ADMITTED
+        party = participant("p", Role.PLAINTIFF, status)
+        assert code(sign(party, snap, kind=K.ASYNC_TRIAL)) is RefusalCode.NOT_ADMITTED
+        done = core.completion(K.ASYNC_TRIAL, [staff, party, PLAINTIFF], snap)
+        assert staff.id in done.required and party.id not in done.required
+        assert "s" not in core.completion(K.TRIAL, [staff], snap).required

@@ -254,24 +254,13 @@ async def test_signing_end_to_end(court: SqlCourtRecords, service: TranscriptSer
                                 confirmed_by="no-such-participant"), RefusalCode.BAD_CONFIRMER)
     _refused(await service.sign(h, t.clerk.id, sha256=v2.sha256, method=M.STAFF_CONFIRMED,
                                 confirmed_by=t.clerk.id), RefusalCode.BAD_CONFIRMER)
-    # The judge cannot confirm, the clerk cannot confirm themself; the clerk confirms the defendant.
+    # The judge cannot confirm; once closed no video flows, so the clerk cannot confirm anyone either (the
+    # confirmation is made before the close: test_a_confirmation_expires_and_serves_one_signature).
     _refused(await service.confirm_identity(h, t.judge.id, t.defendant.id), RefusalCode.NOT_PERMITTED)
-    _refused(await service.confirm_identity(h, t.clerk.id, t.clerk.id), RefusalCode.BAD_CONFIRMER)
-    confirmed = await service.confirm_identity(h, t.clerk.id, t.defendant.id)
-    assert isinstance(confirmed, Confirmed)
-    c = confirmed.confirmation
-    assert (c.participant_id, c.confirmed_by, c.used_at) == (t.defendant.id, t.clerk.id, None)
-    assert c.expires_at - c.confirmed_at == core.CONFIRMATION_TTL
-    assert confirmed.audit.action == "transcript.identity_confirmed" and confirmed.audit.details == {
-        "confirmation_id": c.id, "participant_id": t.defendant.id, "confirmed_by": t.clerk.id,
-        "expires_at": c.expires_at.isoformat()}
-    assert [k.id for k in (await service.status(h)).confirmations] == [c.id]
-    _refused(await service.sign(h, t.defendant.id, sha256=v2.sha256, method=M.STAFF_CONFIRMED,
-                                confirmed_by=t.judge.id), RefusalCode.BAD_CONFIRMER)  # not the clerk who did
-    by_clerk = await service.sign(h, t.defendant.id, sha256=v2.sha256, method=M.STAFF_CONFIRMED)
-    assert isinstance(by_clerk, Signed) and by_clerk.signature.confirmed_by == t.clerk.id
-    assert by_clerk.audit.details["confirmation_id"] == c.id
-    assert (await service.status(h)).confirmations == ()  # used up
+    _refused(await service.confirm_identity(h, t.clerk.id, t.defendant.id), RefusalCode.NO_VIDEO_AFTER_CLOSE)
+    assert (await service.status(h)).confirmations == ()
+    by_id = await service.sign(h, t.defendant.id, sha256=v2.sha256, method=M.ID_DOCUMENT, id_document=DEFENDANT_ID)
+    assert isinstance(by_id, Signed)
 
     status = await service.status(h)
     assert status.frozen and not status.complete and status.latest is not None and status.latest.number == 2
@@ -288,9 +277,9 @@ async def test_signing_end_to_end(court: SqlCourtRecords, service: TranscriptSer
 
     actions = [e.action for e in await court.audit.entries(limit=1000)]
     assert actions.count("transcript.saved") == 2 and actions.count("transcript.signed") == 4
-    assert actions.count("transcript.sign_refused") == 6  # observer, wrong ID, 4 bad confirmers
-    assert actions.count("transcript.confirmation_refused") == 2  # the judge, the clerk for themself
-    assert actions.count("transcript.identity_confirmed") == 1
+    assert actions.count("transcript.sign_refused") == 5  # observer, wrong ID, 3 bad confirmers
+    assert actions.count("transcript.confirmation_refused") == 1  # the judge
+    assert actions.count("transcript.identity_confirmed") == 0
     assert await court.audit.verify() is None
     for e in await court.audit.entries(limit=1000):  # ids only: no names, no ID numbers
         flat = str(e.details)
@@ -340,9 +329,20 @@ async def test_a_confirmation_expires_and_serves_one_signature(court: SqlCourtRe
     _refused(await service.sign(h, t.plaintiff.id, sha256=v.sha256, method=M.STAFF_CONFIRMED),
              RefusalCode.NOT_CONFIRMED)
     assert (await service.status(h)).confirmations == ()
+    _refused(await service.confirm_identity(h, t.clerk.id, t.plaintiff.id), RefusalCode.NO_VIDEO_AFTER_CLOSE)
+    # (A hearing reopened for the test: confirmed on video again, in session, it serves the signature.)
+    await _move(court, h, "in_session")
     again = await service.confirm_identity(h, t.clerk.id, t.plaintiff.id)
     assert isinstance(again, Confirmed) and again.confirmation.confirmed_at == clock.now
+    c = again.confirmation
+    assert (c.participant_id, c.confirmed_by, c.used_at) == (t.plaintiff.id, t.clerk.id, None)
+    assert again.audit.action == "transcript.identity_confirmed" and again.audit.details == {
+        "confirmation_id": c.id, "participant_id": t.plaintiff.id, "confirmed_by": t.clerk.id,
+        "expires_at": c.expires_at.isoformat()}
+    await _move(court, h, "closed")
     clock.now += timedelta(minutes=9, seconds=59)
+    _refused(await service.sign(h, t.plaintiff.id, sha256=v.sha256, method=M.STAFF_CONFIRMED,
+                                confirmed_by=t.judge.id), RefusalCode.BAD_CONFIRMER)  # not the clerk who did
     signed = await service.sign(h, t.plaintiff.id, sha256=v.sha256, method=M.STAFF_CONFIRMED)
     assert isinstance(signed, Signed) and signed.signature.signed_at == clock.now
     assert signed.audit.details["confirmation_id"] == again.confirmation.id
@@ -366,10 +366,11 @@ async def test_a_confirmation_expires_and_serves_one_signature(court: SqlCourtRe
 
 async def test_concurrent_signatures_use_one_confirmation_once(court: SqlCourtRecords,
                                                               service: TranscriptService) -> None:
-    t = await _trial(court, "closed")
+    t = await _trial(court, "in_session")
     h = t.hearing.id
     v = _saved(await service.save(h, "clerk-1", Role.CLERK, "闭庭后核对", 0))
     assert isinstance(await service.confirm_identity(h, t.clerk.id, t.defendant.id), Confirmed)
+    await _move(court, h, "closed")
     outcomes = await asyncio.gather(*(service.sign(h, t.defendant.id, sha256=v.sha256, method=M.STAFF_CONFIRMED)
                                       for _ in range(3)))
     assert sum(isinstance(o, Signed) for o in outcomes) == 1
@@ -466,10 +467,10 @@ async def test_pdf_export_has_the_text_signers_and_hash(court: SqlCourtRecords, 
     body = [f"第{i}段：审判长询问，原告回答，被告陈述意见，书记员记录在案。" for i in range(160)]
     text = "\n".join(lines + body)
     v = _saved(await service.save(h, "clerk-1", Role.CLERK, text, 0))
+    assert isinstance(await service.confirm_identity(h, t.clerk.id, t.defendant.id), Confirmed)  # on video
     await _move(court, h, "closed")
     assert isinstance(await service.sign(h, t.plaintiff.id, sha256=v.sha256, method=M.ID_DOCUMENT,
                                          id_document=PLAINTIFF_ID), Signed)
-    assert isinstance(await service.confirm_identity(h, t.clerk.id, t.defendant.id), Confirmed)
     assert isinstance(await service.sign(h, t.defendant.id, sha256=v.sha256, method=M.STAFF_CONFIRMED), Signed)
 
     pdf = await service.export_pdf(h)

@@ -88,6 +88,10 @@ async def test_upload_present_and_everyone_sees_it(tmp_path) -> None:
             await defendant.locator("#exhibits-toggle").click()
             drow = defendant.locator(f'#exhibits [data-exhibit="{exhibit_id}"]')
             await drow.wait_for(timeout=WAIT_MS)
+            # no stance is preset: sending without choosing one asks for it, and sends nothing
+            assert await drow.locator("select[data-stance]").input_value() == ""
+            await drow.locator('button[data-action="opinion"]').click()
+            await defendant.locator("#exhibits-error", has_text="请先选择质证意见").wait_for(timeout=WAIT_MS)
             await drow.locator("select[data-stance]").select_option("object")
             await drow.locator("input[data-opinion-text]").fill("签名不真实")
             await drow.locator('button[data-action="opinion"]').click()

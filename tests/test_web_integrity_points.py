@@ -100,11 +100,12 @@ async def test_integrity_person_and_agency_pages(tmp_path: Path) -> None:
                 shown = await agency.evaluate("document.body.innerText")
                 for secret in (CASE, "enforcement", "赵当事人", "Score"):
                     assert secret not in shown, secret
-                # A purpose that is too short: the API's message, no answer shown, nothing recorded.
+                # A purpose that is too short: the code's words (not the API's English), no answer, nothing recorded.
                 await agency.fill("input[name=purpose]", "x   ")
                 await agency.click("#query button")
                 await agency.wait_for_selector("#answer[hidden]", state="attached", timeout=WAIT_MS)
-                assert "purpose" in await text(agency, "#status")
+                refusal = await text(agency, "#status")
+                assert "请写明查询目的" in refusal and "purpose" not in refusal
 
                 await person.reload()
                 await person.wait_for_selector("#queries tbody tr", timeout=WAIT_MS)

@@ -105,7 +105,8 @@ async def test_a_judge_admits_a_party_from_the_lobby_and_the_party_then_sees_the
             await row.locator('button[data-action="admit"]:not([disabled])').wait_for()
             # Admitting without saying how the identity was checked is refused, and the page says why.
             await row.locator('button[data-action="admit"]').click()
-            await judge.locator("#notice:not([hidden])", has_text="identity").wait_for()
+            # the code's words, not the server's sentence
+            await judge.locator("#notice:not([hidden])", has_text="请先核验该参加人的身份").wait_for()
             assert await party.evaluate("hearing.place") == "lobby"
             # With the method chosen, the party is let in and sees and hears the judge.
             await admit(judge, party, pid)
@@ -163,7 +164,8 @@ async def test_procedure_banner_recess_mute_send_to_lobby_deny_and_remove(tmp_pa
             await prow.locator('button[data-action="mute"]').click()
             mic = party.locator("#mute-audio")
             await party.wait_for_function("document.getElementById('mute-audio').ariaPressed === 'true'")
-            assert "审判长已将您静音" in await party.locator("#media-notice").inner_text()
+            muted = await party.locator("#media-notice").inner_text()
+            assert "法庭已将您静音" in muted and "审判长" not in muted  # true whoever of the court muted
             assert await party.evaluate("hearing.app.local.audio.enabled") is False
             await prow.locator(".c-flags", has_text="麦克风已关").wait_for()
             await mic.click()  # unmuting oneself lifts the court's mute
@@ -222,6 +224,8 @@ async def test_court_words_in_both_languages_and_the_rule_helpers(tmp_path) -> N
     from docket.court import HearingKind, VerificationMethod
     from hearing.kinds import KIND_LABELS, STATE_LABELS, ProcedureState
     from hearing.procedure import Transition
+    from petitions.calls import ROOM_KIND as PETITION_CALL_KIND
+    from stations.call_rules import CALL_KIND, LIVE
 
     async with live_server(tmp_path) as server, chromium() as browser, fresh_context(browser) as ctx:
         page = await ctx.new_page()
@@ -249,6 +253,8 @@ async def test_court_words_in_both_languages_and_the_rule_helpers(tmp_path) -> N
                             reason: 'x'});
               words[lang].party = document.getElementById('lobby-h').textContent;
               words[lang].back = document.getElementById('lobby-reason').textContent;
+              lobby.render({me: {role: 'plaintiff'}, roomState: {state: 'lobby_open', kind: 'mediation'}});
+              words[lang].mediation = document.getElementById('lobby-h').textContent;
               words[lang].recess = i18n.t(...rs.silencedReason({state: 'recess'}));
             }
             i18n.setLang('zh', {remember: false});
@@ -259,7 +265,9 @@ async def test_court_words_in_both_languages_and_the_rule_helpers(tmp_path) -> N
                         rs.mayPublish(judge, 'audio'), rs.mayPublish(judge, 'video'), rs.mayPublish(null, 'audio'),
                         rs.isHearing({state: 'open'}), rs.isHearing({state: 'recess'})]};
         }""")
-        expected = {"kind": {k.value for k in HearingKind}, "state": {s.value for s in ProcedureState} | {"open"},
+        # A connect-a-judge call room (stations/) reports its own kind and its live states in the same room state.
+        expected = {"kind": {k.value for k in HearingKind} | {CALL_KIND, PETITION_CALL_KIND},
+                    "state": {s.value for s in ProcedureState} | {"open"} | {s.value for s in LIVE},
                     "transition": {t.value for t in Transition},
                     "verification": {m.value for m in VerificationMethod}}
         for group, values in expected.items():
@@ -272,6 +280,8 @@ async def test_court_words_in_both_languages_and_the_rule_helpers(tmp_path) -> N
         assert (zh["witness"], en["witness"]) == ("等候传唤", "Waiting to be called")
         assert zh["party"] == "请稍候，法官将核实您的身份后准许您进入"
         assert en["party"] == "Please wait: the court will check your identity and let you in"
+        # a mediation's lobby names who checks: the mediator, not a judge
+        assert zh["mediation"] == "请稍候，调解员将核实您的身份后准许您进入" and "mediator" in en["mediation"]
         assert (zh["hearing"], en["hearing"]) == ("庭审 · 候庭", "Trial · Lobby open")
         assert zh["locked"] and en["locked"]
         assert zh["back"].endswith("：x") and en["back"].endswith(": x")

@@ -67,7 +67,9 @@ async def test_a_caucus_with_the_plaintiff_and_back(tmp_path) -> None:
             # The mediator sat in with them; the console lists the room.
             await mediator.locator("#private-banner:not([hidden])").wait_for(timeout=WAIT_MS)
             await wait_frames(mediator, "plaintiff")
-            room_row = mediator.locator(f'#console [data-private-room="{room_id}"]')
+            opened = await server.services.court.find_private_room(room_id)
+            assert opened is not None  # the console lists the room by its id (issue 14: room ids go to members)
+            room_row = mediator.locator(f'#console [data-private-room="{opened.id}"]')
             await room_row.wait_for(timeout=WAIT_MS)
 
             # The defendant sees the plaintiff stepped out, and receives nothing of theirs.
@@ -185,8 +187,12 @@ async def test_a_presiding_judge_closes_a_room_they_did_not_enter(tmp_path) -> N
                                               timeout=WAIT_MS)
             room_id = await plaintiff.evaluate("hearing.private.roomId")
             assert await judge.evaluate("hearing.place") == "room"  # the judge stayed in the main room
-            room_row = judge.locator(f'#console [data-private-room="{room_id}"]')
+            opened = await server.services.court.find_private_room(room_id)
+            assert opened is not None
+            # The judge, not a member, sees the room by its id, never the signalling room id its members got.
+            room_row = judge.locator(f'#console [data-private-room="{opened.id}"]')
             await room_row.wait_for(timeout=WAIT_MS)
+            assert room_id not in await judge.locator("#console").inner_html()
             assert "原告与代理人" in await room_row.locator(".c-name").inner_text()
             assert seated["plaintiff"].name in await room_row.locator(".c-members").inner_text()
             await room_row.locator('button[data-action="close-private"]').click()

@@ -59,15 +59,15 @@ async def test_clerk_requires_counsel_to_reverify(tmp_path) -> None:
             counsel_label = rule.locator('label:has(input[data-reverify-role="counsel"])')
             assert "代理人" in await counsel_label.inner_text()  # role names in the page's language
 
-            # A refusal is shown as the server says it: the request is rewritten on its way to name the observer,
-            # who does not sign a trial's transcript (not_a_signer); the checkbox goes back to the rule in force.
+            # A refusal is shown by its code, in the page's language: the request is rewritten on its way to name the
+            # observer, who does not sign a trial's transcript (not_a_signer); the checkbox goes back to the rule.
             async def name_the_observer(route: Route) -> None:
                 body = json.loads(route.request.post_data or "{}")
                 await route.continue_(post_data=json.dumps({"roles": [*body["roles"], "observer"]}))
 
             await clerk.route("**/transcript/reverification", name_the_observer)
-            await box.check()
-            await clerk.locator("#transcript-error", has_text="observer do not sign the transcript of trial hearings") \
+            await box.click()  # not check(): the refusal may put the box back before Playwright looks at it
+            await clerk.locator("#transcript-error", has_text="这类庭审的笔录不由该角色签署") \
                 .wait_for(timeout=WAIT_MS)
             await clerk.locator('#transcript-reverify[data-saving="false"] '
                                 'input[data-reverify-role="counsel"]:not(:checked)').wait_for(timeout=WAIT_MS)

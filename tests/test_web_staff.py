@@ -63,6 +63,14 @@ async def test_staff_pages_login_schedule_link_list_and_stats(tmp_path) -> None:
                 await page.click("#login-submit")
                 await view(page, "hearings")
                 assert "李审判长" in await page.text_content("#whoami")
+                petitions = page.locator("#nav-petitions")  # the way to the petitions desk (接诉即办)
+                assert await petitions.is_visible() and await petitions.get_attribute("href") == "/petitions/staff"
+                assert "接诉即办" in await petitions.inner_text()
+                inbox = page.locator("#nav-async-inbox")  # the asynchronous trials' to-do list (异步审理待办)
+                assert await inbox.is_visible() and await inbox.get_attribute("href") == "/async/inbox?as=staff"
+                assert "异步审理待办" in await inbox.inner_text()
+                async with httpx.AsyncClient() as http:
+                    assert (await http.get(f"{server.base}/petitions/staff")).status_code == 200
 
                 # register the plaintiff (ID number goes only in the POST body), open the case
                 await page.click("[data-nav=create]")
@@ -94,7 +102,8 @@ async def test_staff_pages_login_schedule_link_list_and_stats(tmp_path) -> None:
                 await page.click("#participant-form button[type=submit]")
                 await page.wait_for_function("() => document.getElementById('participant-error').textContent.length",
                                              timeout=WAIT_MS)
-                assert "panel" in await page.text_content("#participant-error")
+                refusal = await page.text_content("#participant-error")
+                assert "该角色不参加这类庭审" in refusal and "panel" not in refusal  # the code's words, not the API's
 
                 await page.select_option("#participant-role", "plaintiff")
                 await page.click("#participant-form button[type=submit]")
@@ -109,10 +118,33 @@ async def test_staff_pages_login_schedule_link_list_and_stats(tmp_path) -> None:
                     "() => document.getElementById('link-url').value.includes('/join#token=')", timeout=WAIT_MS)
                 link = await page.input_value("#link-url")
                 assert link.startswith(server.base)
+                # its short code and QR code, for the summons (issue 15, item 6)
+                await page.locator("#link-summons").wait_for(state="visible", timeout=WAIT_MS)
+                code = await page.text_content("#summons-code")
+                assert len(code) == 11 and code[5] == "-"
+                assert await page.locator("#summons-qr svg").count() == 1
+                assert f"{server.base}/c" in await page.text_content("#summons-how")
+                ARTIFACTS.mkdir(exist_ok=True)
+                for size in ({"width": 1280, "height": 720}, {"width": 1024, "height": 600}):
+                    await page.set_viewport_size(size)
+                    await page.locator("#link-summons").scroll_into_view_if_needed()
+                    await page.screenshot(path=str(ARTIFACTS / f"staff-summons-{size['width']}x{size['height']}.png"))
+                await page.set_viewport_size({"width": 1280, "height": 720})
 
-                # the judge is on the panel but not a participant: the page says how to get into the room
-                await page.click("#open-room")
-                await page.locator("#open-room-help").wait_for(timeout=WAIT_MS)
+                # the presiding judge's own seat: its link comes from their own login (and is listed as theirs)
+                async with page.expect_popup() as popup_info:
+                    await page.click("#open-room")
+                popup = await popup_info.value
+                assert popup.url.startswith(f"{server.base}/join")
+                await popup.close()
+                await page.wait_for_function(
+                    "() => document.getElementById('link-url').value.includes('/join#token=')", timeout=WAIT_MS)
+                seat = page.locator("#participant-table tr[data-role=presiding_judge]")
+                await seat.wait_for(timeout=WAIT_MS)
+                # nobody issues a staff seat's link for its holder, not even a clerk: the page says why, in Chinese
+                assert "本人登录后获取" in await seat.text_content()
+                assert await seat.locator("button.issue-link").count() == 0
+                assert "任何人不能代为生成" in await seat.locator(".staff-seat").get_attribute("title")
 
                 # procedure moves the API says are open to the presiding judge: lobby, session, close
                 for move, state in (("open_lobby", "lobby_open"), ("start_session", "in_session"), ("close", "closed")):

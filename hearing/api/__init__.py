@@ -17,6 +17,8 @@ from hearing.api.lobby import lobby_router
 from hearing.api.outcomes import outcomes_router
 from hearing.api.recordings import recordings_router
 from hearing.api.register import register_router
+from hearing.api.seat_codes import seat_codes_router
+from hearing.api.staff_tools import staff_tools_router
 from hearing.api.stats import stats_router
 
 __all__ = ["ApiContext", "staff_api_router"]
@@ -26,6 +28,6 @@ def staff_api_router(ctx: ApiContext) -> APIRouter:
     deps = StaffDeps(ctx.auth)
     router = APIRouter(prefix="/api")
     for build in (auth_router, register_router, hearings_router, links_router, lobby_router, outcomes_router,
-                  stats_router, recordings_router):
+                  stats_router, recordings_router, seat_codes_router, staff_tools_router):
         router.include_router(build(ctx, deps))
     return router

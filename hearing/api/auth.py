@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from hearing.api.deps import ERROR_RESPONSES, SESSION_COOKIE, ApiContext, ApiError, ApiRoute, StaffDeps
@@ -50,9 +51,19 @@ def auth_router(ctx: ApiContext, deps: StaffDeps) -> APIRouter:
                  responses={401: {"description": "Wrong username or password"},
                             403: {"description": "The account is disabled"},
                             423: {"description": "Locked after too many wrong passwords; `locked_until` says until"},
+                            429: {"description": "Too many attempts from this address; `retry_after` seconds"},
                             422: ERROR_RESPONSES[422]})
-    async def login(body: LoginRequest, response: Response) -> LoginResponse:
-        """Log in with username and password: returns a session token and also sets it as an HttpOnly cookie."""
+    async def login(body: LoginRequest, request: Request, response: Response) -> LoginResponse:
+        """Log in with username and password: returns a session token and also sets it as an HttpOnly cookie.
+        Attempts are throttled per client address (429 `login_throttled` with `retry_after` seconds); no account
+        is ever locked by others' guesses."""
+        if ctx.login_throttle is not None:
+            address = request.client.host if request.client else ""
+            throttled = ctx.login_throttle.attempt(address, body.username, time.monotonic())
+            if throttled is not None:
+                raise ApiError(429, "login_throttled", f"too many login attempts from your address; try again in "
+                               f"{throttled.retry_after} s", retry_after=throttled.retry_after,
+                               headers={"Retry-After": str(throttled.retry_after)})
         try:
             token, principal = await ctx.auth.login(body.username, body.password)
         except LoginRefused as exc:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from fastapi import Depends, Request, Response, Security
@@ -32,13 +33,18 @@ from docket.court import (
     StaleState,
 )
 from docket.facts import ConflictingFact, FactRecords
+from docket.recording_rules import RecordingRuleViolation
 from docket.records import Records, RecordsError, RoomNotFound
+from docket.room_ids import RoomIdTaken
+from docket.seat_codes_sql import SqlSeatCodes
 from docket.staff import DuplicateUsername, StaffNotFound
 from hearing.join_links import LinkRefused, RoomAssigner
+from hearing.login_throttle import LoginThrottle
 from hearing.procedure_service import ProcedureService
 from hearing.roles import Role
+from hearing.seat_codes import GuessLimiter
 from hearing.staff_auth import Permission, SessionInvalid, StaffAuth, StaffPrincipal
-from signaling.protocol import Error, ModerationMessage
+from signaling.protocol import Error, ModerationMessage, RoomState
 from signaling.tokens import TokenService
 
 log = logging.getLogger("hearing.api")
@@ -50,6 +56,8 @@ class LobbyActions(Protocol):
     async def waiting(self, hearing: Hearing) -> list[dict[str, Any]]: ...
 
     async def act(self, hearing: Hearing, actor_id: str, role: Role, msg: ModerationMessage) -> Error | None: ...
+
+    def room_state(self, hearing: Hearing | None) -> RoomState: ...
 
 SESSION_COOKIE = "hearing_staff_session"
 AUDIT_ROLE = "staff"
@@ -71,6 +79,14 @@ class ApiContext:
     facts: FactRecords | None = None  # the litigation facts register (outcomes of cases)
     # Ends a live session opened with a link that was just withdrawn: (room id, token id) → sessions ended.
     end_sessions: Callable[[str, str], Awaitable[int]] | None = None
+    # Connect-a-judge call statistics for /api/stats, handed in by app/ (since, until) → figures.
+    call_stats: Callable[[datetime | None, datetime | None], Awaitable[dict[str, Any]]] | None = None
+    # Short codes for join links (hearing/seat_codes.py): the store, the HMAC key of the lookups, wrong guesses.
+    seat_codes: SqlSeatCodes | None = None
+    seat_code_key: bytes = b""
+    seat_guesses: GuessLimiter = field(default_factory=GuessLimiter)
+    # Staff logins slowed per client address (hearing.login_throttle); None: not throttled (API-only tests).
+    login_throttle: LoginThrottle | None = None
 
     @property
     def secure_cookies(self) -> bool:
@@ -126,6 +142,10 @@ def translate(exc: Exception) -> ApiError | None:
         return ApiError(409, "stale_state", f"{exc}: someone else changed it first; reload and decide again")
     if isinstance(exc, LinkRefused):
         return ApiError(_LINK_STATUS.get(exc.code, 422), exc.code, exc.message)
+    if isinstance(exc, RoomIdTaken):
+        return ApiError(409, exc.code, str(exc))
+    if isinstance(exc, RecordingRuleViolation):
+        return ApiError(422, exc.code, str(exc), kind=exc.kind.value, recorded=exc.recorded)
     if isinstance(exc, InvalidRecord):
         return ApiError(422, "invalid_request", str(exc))
     if isinstance(exc, ConflictingFact):

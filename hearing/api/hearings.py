@@ -43,7 +43,7 @@ class ProcedureOut(BaseModel):
 
 
 _REFUSAL_STATUS = {RefusalCode.NOT_PERMITTED: 403, RefusalCode.WRONG_STATE: 409, RefusalCode.TERMINAL: 409,
-                   RefusalCode.UNKNOWN: 422}
+                   RefusalCode.UNKNOWN: 422, RefusalCode.CONSENT_MISSING: 409}
 
 
 def hearings_router(ctx: ApiContext, deps: StaffDeps) -> APIRouter:
@@ -68,15 +68,14 @@ def hearings_router(ctx: ApiContext, deps: StaffDeps) -> APIRouter:
     ) -> list[HearingOut]:
         """Hearings ordered by scheduled start: all of them with hearings.view_all, else the caller's own."""
         found = await ctx.court.list_hearings(case_id=case_id, kind=kind, state=state.value if state else None)
-        if principal.may(Permission.VIEW_ALL_HEARINGS):
-            return [hearing_out(h) for h in found]
-        if principal.person_id is None:
-            return []
-        mine = []
-        for h in found:  # one participant query per hearing off the caller's panels: fine at a court's scale
-            if principal.person_id in h.panel or involved(principal, h, await ctx.court.list_participants(h.id)):
-                mine.append(hearing_out(h))
-        return mine
+        if not principal.may(Permission.VIEW_ALL_HEARINGS):
+            if principal.person_id is None:
+                return []
+            # one participant query per hearing off the caller's panels: fine at a court's scale
+            found = [h for h in found if principal.person_id in h.panel
+                     or involved(principal, h, await ctx.court.list_participants(h.id))]
+        numbers = {c.id: c.case_number for c in await ctx.court.list_cases()} if found else {}
+        return [hearing_out(h).model_copy(update={"case_number": numbers.get(h.case_id)}) for h in found]
 
     @router.get("/hearings/{hearing_id}", response_model=HearingDetail)
     async def get_hearing(hearing_id: str, principal: StaffPrincipal = Depends(deps.current)) -> HearingDetail:
@@ -85,7 +84,9 @@ def hearings_router(ctx: ApiContext, deps: StaffDeps) -> APIRouter:
         participants = await visible(principal, hearing)
         role = hearing_role(principal, hearing, participants)
         moves = sorted(t.value for t in available(hearing.kind, hearing.state, role)) if role else []
-        return hearing_detail(hearing, participants, role.value if role else None, moves)
+        detail = hearing_detail(hearing, participants, role.value if role else None, moves)
+        detail.case_number = (await ctx.court.get_case(hearing.case_id)).case_number
+        return detail
 
     @router.get("/hearings/{hearing_id}/participants", response_model=list[ParticipantOut])
     async def list_participants(hearing_id: str, principal: StaffPrincipal = Depends(deps.current),
@@ -112,7 +113,7 @@ def hearings_router(ctx: ApiContext, deps: StaffDeps) -> APIRouter:
             extra = {"missing_permission": "change_procedure_state"} if outcome.code is RefusalCode.NOT_PERMITTED \
                 else {}
             raise ApiError(_REFUSAL_STATUS[outcome.code], outcome.code.value, outcome.reason, acted_as=role.value,
-                           state=hearing.state, **extra)
+                           state=hearing.state, **extra, **outcome.params)
         return ProcedureOut(hearing=hearing_out(outcome.hearing), transition=outcome.moved.transition.value,
                             from_state=outcome.moved.source.value, to_state=outcome.moved.target.value,
                             acted_as=role.value, audit_seq=outcome.audit.seq)

@@ -26,10 +26,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, Security, UploadFile
+from fastapi import APIRouter, Depends, HTTPException, Request, Security
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
+from starlette.datastructures import UploadFile
 
 from docket.court import CourtRecords, Hearing, NotFound, Participant, ParticipantStatus
 from docket.exhibits import Exhibit, Opinion
@@ -48,6 +49,8 @@ from signaling.protocol import ConnectionState, TranscriptUpdated
 from signaling.tokens import TokenError, TokenService
 
 UPLOAD_CHUNK = 1 << 20
+FORM_OVERHEAD = 1 << 20
+"""What a multipart form adds to its file (boundaries, part headers, the name field), generously."""
 
 
 @dataclass
@@ -210,12 +213,40 @@ _STATUS = {
     "not_permitted": 403, "not_admitted": 403, "not_a_participant": 403, "identity_mismatch": 403,
     "bad_confirmer": 403, "not_confirmed": 403, "not_found": 404, "wrong_hearing": 404, "no_transcript": 404,
     "wrong_state": 409, "frozen": 409, "conflict": 409, "stale_hash": 409, "already_signed": 409, "not_present": 409,
+    "no_video_after_close": 409,
     "withdrawn": 409, "too_large": 413, "unsupported_type": 415, "type_mismatch": 415,
 }
 
 
 def refused(code: str, reason: str, **extra: Any) -> ApiError:
     return ApiError(_STATUS.get(code, 422), code, reason, **extra)
+
+
+async def identify(tokens: TokenService, records: Records, court: CourtRecords, room_id: str,
+                   credentials: HTTPAuthorizationCredentials | None) -> Caller:
+    """The register participant a join link belongs to (this room, not revoked, its current link, not denied or
+    removed), whether or not admitted yet; 401/403/404 otherwise. Admission is each route's further check."""
+    if credentials is None:
+        raise ApiError(401, "not_authenticated", "send your join token: 'Authorization: Bearer <token>'",
+                       headers={"WWW-Authenticate": "Bearer"})
+    try:
+        claims = tokens.verify_join(credentials.credentials, room_id)
+    except TokenError as exc:
+        raise ApiError(401, "token_refused", exc.reason, headers={"WWW-Authenticate": "Bearer"}) from None
+    if await records.is_revoked(claims.jti):
+        raise ApiError(401, "token_refused", "this link has been withdrawn by the court")
+    hearing = await court.find_hearing_by_room(room_id)
+    if hearing is None:
+        raise ApiError(404, "not_found", "this room is not a hearing of this court")
+    try:
+        participant = await court.get_participant(claims.participant_id)
+    except NotFound:
+        raise ApiError(403, "forbidden", "this link does not belong to a participant of this hearing") from None
+    if participant.hearing_id != hearing.id or participant.token_jti != claims.jti:
+        raise ApiError(403, "forbidden", "this link does not belong to a participant of this hearing")
+    if participant.status in (ParticipantStatus.DENIED, ParticipantStatus.REMOVED):
+        raise ApiError(403, "forbidden", "you no longer take part in this hearing; contact the court")
+    return Caller(participant, hearing)
 
 
 # ---- the router -----------------------------------------------------------------------------------------
@@ -228,32 +259,13 @@ def in_hearing_router(ctx: InHearingContext) -> APIRouter:
 
     async def caller(room_id: str, credentials: Annotated[HTTPAuthorizationCredentials | None,
                                                           Security(_bearer)]) -> Caller:
-        if credentials is None:
-            raise ApiError(401, "not_authenticated", "send your join token: 'Authorization: Bearer <token>'",
-                           headers={"WWW-Authenticate": "Bearer"})
-        try:
-            claims = ctx.tokens.verify_join(credentials.credentials, room_id)
-        except TokenError as exc:
-            raise ApiError(401, "token_refused", exc.reason, headers={"WWW-Authenticate": "Bearer"}) from None
-        if await ctx.records.is_revoked(claims.jti):
-            raise ApiError(401, "token_refused", "this link has been withdrawn by the court")
-        hearing = await ctx.court.find_hearing_by_room(room_id)
-        if hearing is None:
-            raise ApiError(404, "not_found", "this room is not a hearing of this court")
-        try:
-            participant = await ctx.court.get_participant(claims.participant_id)
-        except NotFound:
-            raise ApiError(403, "forbidden", "this link does not belong to a participant of this hearing") from None
-        if participant.hearing_id != hearing.id or participant.token_jti != claims.jti:
-            raise ApiError(403, "forbidden", "this link does not belong to a participant of this hearing")
-        if participant.status in (ParticipantStatus.DENIED, ParticipantStatus.REMOVED):
-            raise ApiError(403, "forbidden", "you no longer take part in this hearing; contact the court")
-        if not in_the_hearing(participant):
-            witness = participant.role == Role.WITNESS.value
+        who = await identify(ctx.tokens, ctx.records, ctx.court, room_id, credentials)
+        if not in_the_hearing(who.participant):
+            witness = who.participant.role == Role.WITNESS.value
             apart = "witnesses wait apart until the court calls them" if witness else "you are waiting in the lobby"
             raise refused("not_admitted", f"{apart}: wait for the court to admit you; the hearing's exhibits and "
                                           "transcript open to you once you are admitted")
-        return Caller(participant, hearing)
+        return who
 
     me = Depends(caller)
 
@@ -267,19 +279,45 @@ def in_hearing_router(ctx: InHearingContext) -> APIRouter:
             raise refused(result.code.value, result.reason)
         return [exhibit_out(e) for e in result]
 
-    @router.post("/exhibits", response_model=ExhibitOut, status_code=201)
-    async def upload_exhibit(room_id: str, request: Request, file: Annotated[UploadFile, File()],
-                             name: Annotated[str | None, Form(max_length=200)] = None,
-                             who: Caller = me) -> ExhibitOut:
-        """Upload a PDF or an image (PNG, JPEG, WebP); the type is read from the bytes, the size is capped."""
-        data = bytearray()
-        while chunk := await file.read(UPLOAD_CHUNK):
-            data += chunk
-            if len(data) > ctx.exhibits.max_size:
-                raise refused("too_large", f"the file is larger than {ctx.exhibits.max_size // (1 << 20)} MiB; "
-                                           "split or compress it")
+    # The file is read only after the caller is identified and admitted (a declared File() parameter would make
+    # FastAPI parse the whole form before any dependency runs); the server caps the body at the exhibit limit
+    # plus the form's overhead before reading (x-max-body-bytes, app/body_limits.py).
+    exhibit_body_limit = ctx.exhibits.max_size + FORM_OVERHEAD
+
+    @router.post("/exhibits", response_model=ExhibitOut, status_code=201, openapi_extra={
+        "x-max-body-bytes": exhibit_body_limit,
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["file"],
+            "properties": {"file": {"type": "string", "format": "binary"},
+                           "name": {"type": "string", "maxLength": 200}}}}}}})
+    async def upload_exhibit(room_id: str, request: Request, who: Caller = me) -> ExhibitOut:
+        """Upload a PDF or an image (PNG, JPEG, WebP) as form field `file` (and an optional `name`); the type is
+        read from the bytes, the size is capped."""
+        kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if kind != "multipart/form-data":
+            raise ApiError(422, "invalid_request", "send the exhibit as multipart/form-data with the file in `file`")
+        too_large = refused("too_large", f"the file is larger than {ctx.exhibits.max_size // (1 << 20)} MiB; "
+                                         "split or compress it")
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > exhibit_body_limit:
+            raise too_large
+        try:
+            async with request.form(max_files=1, max_fields=4) as form:
+                file, name = form.get("file"), form.get("name")
+                if not isinstance(file, UploadFile):
+                    raise ApiError(422, "invalid_request", "`file` must hold the exhibit's file")
+                if name is not None and (not isinstance(name, str) or len(name) > 200):
+                    raise ApiError(422, "invalid_request", "`name` must be text of at most 200 characters")
+                data = bytearray()
+                while chunk := await file.read(UPLOAD_CHUNK):
+                    data += chunk
+                    if len(data) > ctx.exhibits.max_size:
+                        raise too_large
+                filename, content_type = file.filename, file.content_type
+        except HTTPException as exc:  # the multipart parser's refusal (malformed body, too many parts)
+            raise ApiError(422, "invalid_request", f"the form could not be read: {exc.detail}") from None
         result = await ctx.exhibits.upload(who.hearing.id, who.participant.id, who.participant.role,
-                                           name or file.filename, file.content_type, bytes(data))
+                                           name or filename, content_type, bytes(data))
         if isinstance(result, exhibit_rules.Refused):
             raise refused(result.code.value, result.reason)
         return exhibit_out(result)

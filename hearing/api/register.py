@@ -42,7 +42,7 @@ from hearing.api.schemas import (
 )
 from hearing.join_links import admission_problem
 from hearing.roles import Role
-from hearing.staff_auth import Permission, StaffPrincipal
+from hearing.staff_auth import Permission, StaffPrincipal, panel_problem
 
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 RoomId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
@@ -89,9 +89,15 @@ class HearingIn(_In):
     scheduled_start: AwareDatetime
     scheduled_end: AwareDatetime
     panel: list[Id] = Field(default_factory=list, max_length=15,
-                            description="Person ids of the judges; the first presides")
+                            description="Person ids of the court's judges (GET /api/court-staff); the first "
+                                        "presides. Anyone else is 422 panel_not_judge")
     room_id: RoomId | None = Field(None, description="Signalling room; default: the hearing id, at the first link")
-    recorded: bool | None = Field(None, description="Default: every kind is recorded except deliberation (合议)")
+    recorded: bool | None = Field(None, description="Default: the kind's rule (docket.recording_rules). Trials, "
+                                                    "interviews, arraignments and asynchronous trials are always "
+                                                    "recorded, a deliberation (合议) never at scheduling (the panel "
+                                                    "chooses in the room), a mediation either (default recorded); "
+                                                    "a flag against the rule is 422 recording_required / "
+                                                    "recording_forbidden")
 
 
 class ParticipantIn(_In):
@@ -173,14 +179,18 @@ def register_router(ctx: ApiContext, deps: StaffDeps) -> APIRouter:
     @router.post("/hearings", response_model=HearingOut, status_code=status.HTTP_201_CREATED)
     async def create_hearing(body: HearingIn, principal: StaffPrincipal = writer) -> HearingOut:
         """Schedule a hearing of a case: kind, time, panel (first presides), optional room id."""
-        recorded = body.recorded if body.recorded is not None else body.kind is not HearingKind.DELIBERATION
         if body.kind is HearingKind.DELIBERATION and not body.panel:
             raise InvalidRecord("a deliberation (合议) is the panel's: give the panel's person ids")
+        if body.panel and (position := panel_problem(body.panel, await ctx.auth.store.list_staff())) is not None:
+            raise ApiError(422, "panel_not_judge", f"panel member {position} is not one of the court's judges (a "
+                           "staff account with the presiding_judge or judge role): pick the panel from the court's "
+                           "judges (GET /api/court-staff)", position=position)
         hearing = await ctx.court.create_hearing(NewHearing(
-            body.case_id, body.kind, body.scheduled_start, body.scheduled_end, body.panel, body.room_id, recorded,
+            body.case_id, body.kind, body.scheduled_start, body.scheduled_end, body.panel, body.room_id,
+            body.recorded,  # the register applies the kind's recording rule (docket.recording_rules): 422 if broken
         ))
         await audit(principal, "register.hearing_created", f"hearing:{hearing.id}", case_id=hearing.case_id,
-                    kind=hearing.kind.value, panel=list(hearing.panel))
+                    kind=hearing.kind.value, panel=list(hearing.panel), recorded=hearing.recorded)
         return hearing_out(hearing)
 
     @router.post("/hearings/{hearing_id}/participants", response_model=ParticipantOut,

@@ -55,6 +55,7 @@ class HearingOut(BaseModel):
     recorded: bool
     created_at: datetime
     state_changed_at: datetime
+    case_number: str | None = None  # the case's number, so pages name a hearing without reading the register
 
 
 class ParticipantOut(BaseModel):

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
@@ -125,6 +126,8 @@ class StatsOut(BaseModel):
     by_kind: list[KindStatsOut]
     hearings_held: int
     minutes_in_session: float
+    # Connect-a-judge calls (stations/): per station and court, waiting p50/p90, pickup rate, minutes.
+    calls: dict[str, Any] | None = None
 
 
 def stats_router(ctx: ApiContext, deps: StaffDeps) -> APIRouter:
@@ -148,7 +151,8 @@ def stats_router(ctx: ApiContext, deps: StaffDeps) -> APIRouter:
         rows = [KindStatsOut(kind=k.value, label_zh=KIND_LABELS[k][0], hearings_held=s.hearings_held,
                              minutes_in_session=round(s.seconds_in_session / 60, 1)) for k, s in result.items()]
         total_seconds = sum(s.seconds_in_session for s in result.values())
+        calls = await ctx.call_stats(start, stop) if ctx.call_stats is not None else None
         return StatsOut(since=start, until=stop, by_kind=rows, hearings_held=sum(r.hearings_held for r in rows),
-                        minutes_in_session=round(total_seconds / 60, 1))
+                        minutes_in_session=round(total_seconds / 60, 1), calls=calls)
 
     return router

@@ -12,10 +12,21 @@ const IntegrityPages = (() => {
     return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : `${bytes} bytes`;
   }
 
+  // Refusals read as the code's translation (js/i18n.js, Chinese by default), never the server's English sentence.
+  async function refusal(body) {
+    const { errorText } = await import("/static/js/i18n.js");
+    return new Error(errorText(body));
+  }
+
   async function call(path, options = {}) {
-    const response = await fetch(`/api/integrity${path}`, { credentials: "same-origin", ...options });
+    let response;
+    try {
+      response = await fetch(`/api/integrity${path}`, { credentials: "same-origin", ...options });
+    } catch {
+      throw await refusal({ error: "network" });
+    }
     const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
-    if (!response.ok) throw new Error(body?.message || `request failed (${response.status})`);
+    if (!response.ok) throw await refusal(body?.error ? body : { error: "unknown_code", code: response.status });
     return body;
   }
 
@@ -188,3 +199,10 @@ const IntegrityPages = (() => {
 
   return { person, agency, appeals };
 })();
+
+// Each page names itself on its script tag (data-page): no inline script, so the Content-Security-Policy can
+// forbid inline scripts everywhere (docs/security.md).
+{
+  const page = document.currentScript && document.currentScript.dataset.page;
+  if (page && typeof IntegrityPages[page] === "function") IntegrityPages[page]();
+}

@@ -3,17 +3,20 @@
 // and where we are in a hearing (`document.body.dataset.place`: lobby | room).
 import { StaffConsole } from "./console.js";
 import { acquire, failureKey } from "./devices.js";
-import { applyI18n, closeMessage, currentLang, onLangChange, roleLabel, setLang, t } from "./i18n.js";
+import { applyI18n, closeMessage, currentLang, errorText, onLangChange, roleLabel, setLang, t } from "./i18n.js";
 import { ExhibitsPanel, roomApi } from "./exhibits.js";
 import { interpreterIds, loadMode, pendingSubscriptions, saveMode, volumeFor } from "./interpret.js";
+import { watchLayout } from "./layout.js";
+import { askLeave, leaveMode } from "./leave.js";
 import { Lobby } from "./lobby.js";
 import { MediaSession } from "./media.js";
 import { Prejoin } from "./prejoin.js";
 import { PrivateSession, renderPrivateBanner } from "./private.js";
-import { summarise } from "./quality.js";
+import { summarise, uplinkVideo } from "./quality.js";
 import { Tile, layout, renderQuality, renderRoster } from "./room.js";
+import { RoomTools } from "./roomtools.js";
 import { TranscriptPanel } from "./transcript.js";
-import { hasConsole, isHearing, mayPublish, mediaNotes, renderBanner } from "./roomstate.js";
+import { hasConsole, hasCourtPanels, mayPublish, mediaNotes, renderBanner } from "./roomstate.js";
 import { Signaling } from "./signaling.js";
 import { loadResume, readLink, saveResume } from "./token.js";
 
@@ -72,6 +75,7 @@ function computeState() {
   if (app.sigPhase === "joined") {
     if (app.place === "lobby") return "lobby";
     if (activeMedia()?.state === "connected") return "connected";
+    if (activeMedia()?.state === "stalled") return "stalled";
     return app.mediaWasConnected ? "reconnecting" : "connecting";
   }
   return app.wasConnected ? "reconnecting" : "connecting";
@@ -86,6 +90,7 @@ function statusText(state) {
   switch (state) {
     case "prejoin": return t("prejoin");
     case "connected": return t("connected");
+    case "stalled": return t("mediaStalled");
     case "lobby": return t("lobbyStatus");
     case "connecting":
       if (app.sigPhase === "joined") return t("connectingMedia");
@@ -153,6 +158,15 @@ function announce(text) {
 
 // ---- signalling -----------------------------------------------------------------------------------------------
 
+/** What to add under a close's own message: the translated refusal, else the court's own words (a judge's reason
+ *  after the first ": " of the close reason); never the server's English sentence. */
+function shownReason(detail) {
+  if (detail.refusal) return errorText(detail.refusal);
+  const reason = String(detail.reason || "");
+  const at = reason.indexOf(": ");
+  return at >= 0 ? reason.slice(at + 2) : "";
+}
+
 function onSigStatus({ detail }) {
   app.sigPhase = detail.phase;
   app.sigDetail = detail;
@@ -163,14 +177,14 @@ function onSigStatus({ detail }) {
     if (detail.graceOver) text = () => t("graceOver", { s: seconds });
     else if (detail.reason === "left") text = () => t("left");
     else text = () => closeMessage(detail.code) ?? t("close1000");
-    const detailText = detail.graceOver || detail.reason === "left" ? "" : detail.reason;
+    const detailText = detail.graceOver || detail.reason === "left" ? "" : shownReason(detail);
     // Removed or turned away by the court (4013): joining again would only be refused (4006).
     finish("ended", text, detailText, { rejoin: detail.code !== 4013 });
     return;
   }
   if (detail.phase === "error") {
     saveResume(null);
-    finish("error", () => closeMessage(detail.code) ?? t("error"), detail.reason, { rejoin: false });
+    finish("error", () => closeMessage(detail.code) ?? t("error"), shownReason(detail), { rejoin: false });
     return;
   }
   updateState();
@@ -178,6 +192,7 @@ function onSigStatus({ detail }) {
 
 async function onSigMessage({ detail: msg }) {
   if (app.media?.handle(msg)) return;
+  if (app.tools?.handle(msg)) return; // room tools (roomtools.js): hands, chat, screen, spotlight
   switch (msg.type) {
     case "joined": await onJoined(msg); break;
     case "participant-joined": {
@@ -210,6 +225,7 @@ async function onSigMessage({ detail: msg }) {
     case "room-state":
       app.roomState = msg;
       renderHearing();
+      if (app.leaveAfterClose && msg.state === "closed") leave();
       break;
     case "permissions":
       app.permissions = msg;
@@ -248,10 +264,15 @@ async function onSigMessage({ detail: msg }) {
       app.speaker = msg.participant_id;
       renderPeople();
       break;
+    case "link-quality": // the SFU paused (or resumed) video to us: our link cannot carry it next to audio
+      showNotice(t(msg.video_paused ? "linkVideoPaused" : "linkVideoResumed"));
+      announce(t(msg.video_paused ? "linkVideoPaused" : "linkVideoResumed"));
+      break;
     case "error":
       console.warn("hearing: server error", msg.code, msg.message);
+      app.leaveAfterClose = false; // "end for all" refused: stay, the notice says why
       // In the lobby nothing of ours needs an answer: a refusal there is a media message that crossed `placed`.
-      if (app.place !== "lobby") showNotice(t("refused", { message: msg.message }));
+      if (app.place !== "lobby") showNotice(t("refused", { message: errorText(msg) }));
       break;
     default:
       break;
@@ -336,6 +357,7 @@ async function onPrivateRoom(msg) {
     const priv = new PrivateSession({ roomId: msg.room_id, label: msg.label, token: msg.token, local: app.local,
       publish: (app.claims.grants ?? []).includes("publish"), micMuted: app.micMuted, camMuted: app.camMuted });
     app.priv = priv;
+    app.tools?.attachPrivate(priv); // its chat stays among its members
     app.mediaFromPrivate = true;
     window.hearing.privateLog.push({ action: "enter", room_id: msg.room_id, label: msg.label });
     priv.addEventListener("change", () => { if (app.priv === priv) { renderPeople(); renderControls(); updateState(); } });
@@ -346,7 +368,9 @@ async function onPrivateRoom(msg) {
     });
     priv.addEventListener("closed", ({ detail }) => {
       if (app.priv !== priv) return;
-      if (detail.code !== 1000 && detail.reason) showNotice(t("privateRefused", { message: detail.reason }));
+      if (detail.code !== 1000 && detail.code !== undefined) {
+        showNotice(t("privateRefused", { message: shownReason(detail) || closeMessage(detail.code) || t("error") }));
+      }
       closePrivate();
       renderPeople();
       renderHearing();
@@ -434,6 +458,7 @@ function startMedia(iceServers) {
   const publish = (app.claims.grants ?? []).includes("publish");
   const media = new MediaSession({ send: (m) => app.sig.send(m), iceServers, local: app.local, publish });
   app.media = media;
+  app.tools?.attachMedia(media); // screen sharing rides on this PeerConnection
   media.addEventListener("state", updateState);
   media.addEventListener("lost", ({ detail }) => {
     console.info("hearing: media lost", detail.reason);
@@ -447,6 +472,11 @@ function startMedia(iceServers) {
     applyInterpretation();
   });
   media.addEventListener("tracks", renderPeople);
+  media.addEventListener("notice", ({ detail }) => showMediaNotice(detail));
+  media.addEventListener("stalled", ({ detail }) => {
+    window.hearing.stalls.push({ stalled: detail.stalled, at: performance.now() });
+    updateState();
+  });
   media.start();
   startQuality();
 }
@@ -531,8 +561,10 @@ function renderPeople() {
       audioMuted: app.micMuted || !mayPublish(rules, "audio"),
       videoMuted: app.camMuted || !app.local.video || !mayPublish(rules, "video") });
   }
+  const { focus, screen } = app.tools?.layout(new Set(remotes.map((p) => p.id))) ?? {};
   layout({ stage: $("stage"), strip: $("strip"), tiles: app.tiles, selfTile: app.selfTile, remotes,
-    waiting: app.waitingEl });
+    waiting: app.waitingEl, focus: inPrivate ? null : focus, screen: inPrivate ? null : screen });
+  app.tools?.render();
   app.interp.ids = interpreterIds(present, app.me?.id);
   applyInterpretation();
   renderRoster($("participants"), present, app.me);
@@ -587,7 +619,7 @@ function renderConsole() {
  *  into. Members by name where we know them. */
 function knownPrivateRooms() {
   if (app.serverPrivateRooms) {
-    return app.serverPrivateRooms.map((r) => ({ id: r.room_id, label: r.label,
+    return app.serverPrivateRooms.map((r) => ({ id: r.id, label: r.label, // its id, never its room id
       members: (r.members ?? []).map((id) => (id === app.me?.id ? app.me : app.people.get(id))?.name ?? id) }));
   }
   return [...app.privateRooms].map(([id, label]) => ({ id, label, members: [] }));
@@ -606,7 +638,7 @@ function mayModerate(action) {
 /** Exhibits: a panel for hearings (not ad hoc rooms, not the lobby). */
 function renderExhibits() {
   if (!app.exhibits) return;
-  const show = app.place === "room" && isHearing(app.roomState);
+  const show = app.place === "room" && hasCourtPanels(app.roomState);
   $("exhibits-toggle").hidden = !show;
   if (!show) { $("exhibits").hidden = true; $("exhibit-view").hidden = true; }
   $("exhibits-toggle").setAttribute("aria-expanded", String(!$("exhibits").hidden));
@@ -617,7 +649,7 @@ function renderExhibits() {
  *  whoever may sign it. */
 function renderTranscript() {
   if (!app.transcript) return;
-  const show = app.place === "room" && isHearing(app.roomState);
+  const show = app.place === "room" && hasCourtPanels(app.roomState);
   $("transcript-toggle").hidden = !show;
   if (!show) $("transcript").hidden = true;
   app.transcript.setContext({ me: app.me, role: app.me?.role ?? app.claims?.role, roomState: app.roomState,
@@ -658,11 +690,18 @@ function toggleConsole() {
   renderConsole();
 }
 
-function showNotice(text) {
+/** A media-notice from the server (e.g. our video refused): said in words, and kept on screen. */
+function showMediaNotice(msg) {
+  window.hearing.mediaNotices.push(msg);
+  const key = { no_common_video_codec: "noCommonVideoCodec" }[msg.code];
+  showNotice(key ? t(key, msg.params ?? {}) : t("mediaNotice"), { sticky: true });
+}
+
+function showNotice(text, { sticky = false } = {}) {
   clearTimeout(app.noticeTimer);
   $("notice-text").textContent = text;
   $("notice").hidden = false;
-  app.noticeTimer = setTimeout(() => { $("notice").hidden = true; }, 15000);
+  if (!sticky) app.noticeTimer = setTimeout(() => { $("notice").hidden = true; }, 15000);
 }
 
 /** What the rules let us send now (in the room; in the lobby nothing is sent anyway, the buttons are preferences). */
@@ -747,6 +786,18 @@ function leave() {
   saveResume(null);
 }
 
+/** 离开: whoever may close the hearing is asked whether to leave alone or end it for everyone (leave.js). */
+function onLeaveClick() {
+  if (app.place !== "room" || leaveMode(app.permissions) !== "ask") { leave(); return; }
+  askLeave({
+    leave,
+    endForAll: () => {
+      if (!app.sig?.send({ type: "procedure", transition: "close" })) { showNotice(t("notConnected")); return; }
+      app.leaveAfterClose = true; // leave once the room says it is closed (a refusal keeps us here, with its notice)
+    },
+  });
+}
+
 function toggleRoster() {
   const open = $("roster").hidden;
   $("roster").hidden = !open;
@@ -770,6 +821,7 @@ function startQuality() {
       const s = summarise(prev, cur);
       app.quality.summary = s;
       renderQuality($("quality"), s);
+      adaptUplink(media, cur);
       app.quality.poorRuns = s.level === "poor" ? app.quality.poorRuns + 1 : 0;
       if (app.quality.poorRuns === 3 && !app.audioOnly) {
         $("audio-only").classList.add("suggest");
@@ -777,6 +829,23 @@ function startQuality() {
       }
     } catch { /* the PeerConnection was replaced mid-call */ }
   }, QUALITY_EVERY_MS);
+}
+
+/** Our own uplink too slow for video next to audio: stop sending video by itself, say so, resume when it recovers.
+ * Adapting, never reconnecting: a new PeerConnection on a slow link only makes it slower. */
+function adaptUplink(media, cur) {
+  if (!app.local.video) return;
+  const before = app.quality.uplink ?? {};
+  const fresh = before.generation !== cur.generation;
+  const { state, changed } = uplinkVideo(fresh ? { sendVideo: before.sendVideo ?? true } : before, cur.availableOut,
+    cur.at);
+  app.quality.uplink = { ...state, generation: cur.generation };
+  if (changed || (fresh && !state.sendVideo)) media.setVideoSending(state.sendVideo);
+  if (changed) {
+    const key = state.sendVideo ? "uplinkVideoBack" : "uplinkVideoPaused";
+    showNotice(t(key));
+    announce(t(key));
+  }
 }
 
 function stopQuality() {
@@ -806,7 +875,7 @@ function wireControls() {
   $("audio-only").onclick = toggleAudioOnly;
   $("listen-original").onclick = () => setListenMode("original");
   $("listen-interpreted").onclick = () => setListenMode("interpreted");
-  $("leave").onclick = leave;
+  $("leave").onclick = onLeaveClick;
   $("roster-toggle").onclick = toggleRoster;
   $("console-toggle").onclick = toggleConsole;
   $("exhibits-toggle").onclick = toggleExhibits;
@@ -836,6 +905,7 @@ function wireControls() {
 
 async function main() {
   app.waitingEl = $("waiting");
+  watchLayout();
   app.lobby = new Lobby($("lobby-view"));
   app.console = new StaffConsole($("console"), {
     send: (m) => app.sig?.send(m) ?? false,
@@ -850,6 +920,15 @@ async function main() {
     api: (method, path, body) => roomApi(app.claims.room, app.link.token, method, path, body),
     download: async (path) => (await roomApi(app.claims.room, app.link.token, "GET", path)).blob(),
   });
+  app.tools = new RoomTools({ app, send: (m) => app.sig?.send(m) ?? false, notice: (text) => showNotice(text),
+    rerender: renderPeople, showTranscript: () => { if ($("transcript").hidden) toggleTranscript(); },
+    onDeviceSwitched: (kind, track) => {
+      if (kind === "video" && app.selfTile) app.selfTile.setVideo(track);
+      if (kind === "video" && app.place === "lobby") app.lobby.setVideo(track);
+      applyLocalEnabled();
+    } });
+  app.tools.mount({ controls: $("controls"), room: $("room-view"), transcript: $("transcript"), stage: $("stage"),
+    strip: $("strip"), banner: $("room-banner") });
   if (app.link.lang === "en" || app.link.lang === "zh") setLang(app.link.lang);
   applyI18n(document);
   wireControls();
@@ -870,6 +949,13 @@ async function main() {
     startSession({ token: resume.token, graceMs: resume.graceMs });
     return;
   }
+  // A withdrawn or expired link says what to do now, before any camera is asked for.
+  const refusal = await linkRefusal(app.link.token);
+  if (refusal) {
+    document.body.dataset.link = refusal.error;
+    finish("error", () => errorText(refusal), "", { rejoin: false });
+    return;
+  }
   if (app.link.skipCheck) {
     app.localReady = publish ? acquire().then((l) => useLocal(l, { tell: true })) : Promise.resolve();
     startSession(null);
@@ -883,6 +969,19 @@ async function main() {
   startSession(null);
 }
 
+/** The server's refusal of our link (withdrawn, expired, not valid) or null; a check that cannot be made (no
+ *  network yet, an older server) is no refusal: the join itself checks the link again. */
+async function linkRefusal(token) {
+  try {
+    const r = await fetch("/api/links/status", { cache: "no-store", headers: { Authorization: `Bearer ${token}` } });
+    if (r.ok || r.status >= 500 || r.status === 404) return null;
+    const body = await r.json().catch(() => null);
+    return body?.error?.startsWith("link_") ? body : null;
+  } catch {
+    return null;
+  }
+}
+
 function useLocal(local, { tell = false } = {}) {
   window.hearing.marks.devices ??= performance.now();
   app.local = local;
@@ -890,6 +989,7 @@ function useLocal(local, { tell = false } = {}) {
     // No pre-join check to explain it: say what could not be opened and how we joined.
     const why = t(failureKey(local.mode === "audio" ? local.videoError : local.audioError));
     announce(t(local.mode === "audio" ? "camDeniedInRoom" : "allDeniedInRoom", { why }));
+    if (local.audioError?.name === "InsecureContextError") showNotice(t("allDeniedInRoom", { why }));
   }
   applyLocalEnabled();
   if (app.selfTile && local.video) app.selfTile.setVideo(local.video);
@@ -902,6 +1002,8 @@ window.hearing = {
   app,
   firstFrameAt: null,
   stateLog: ["prejoin"],
+  mediaNotices: [],
+  stalls: [],
   marks: {},  // ms since navigation start: devices (camera/mic open), joined, connected
   joins: [],
   get state() { return app.state; },

@@ -314,7 +314,7 @@ export class StaffConsole {
     }
     if (action === "close-private") {
       const li = button.closest("[data-private-room]");
-      if (li) this.emit({ type: "close-private-room", room_id: li.dataset.privateRoom });
+      if (li) this.emit({ type: "close-private-room", id: li.dataset.privateRoom });
       return;
     }
     if (action === "lock") {

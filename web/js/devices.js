@@ -1,7 +1,9 @@
 // Camera and microphone: acquire with fallbacks (full → audio only → watch only), list devices, measure level.
 
-// Modest capture: village links are slow and 1024x600 screens small; the SFU forwards what we send as is.
-export const VIDEO_CONSTRAINTS = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24, max: 30 } };
+// 960x540 is the smallest capture from which the browser sends all three simulcast layers (media.js SIMULCAST):
+// each subscriber gets the one layer its link carries (240x135, 480x270 or 960x540), so a village link costs
+// nobody else anything; the browser stops the upper layers by itself when our own uplink is short.
+export const VIDEO_CONSTRAINTS = { width: { ideal: 960 }, height: { ideal: 540 }, frameRate: { ideal: 24, max: 30 } };
 export const AUDIO_CONSTRAINTS = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
 
 /** Why a getUserMedia call failed, as a message key. Pure. */
@@ -10,6 +12,7 @@ export function failureKey(err) {
     case "NotAllowedError": case "SecurityError": return "whyDenied";
     case "NotFoundError": case "OverconstrainedError": return "whyMissing";
     case "NotReadableError": case "AbortError": return "whyBusy";
+    case "InsecureContextError": return "whyInsecure";
     default: return "whyOther";
   }
 }
@@ -28,7 +31,9 @@ export async function acquire({ audioId = null, videoId = null, wantVideo = true
   const result = { stream: new MediaStream(), audio: null, video: null, mode: "watch", videoError: null,
     audioError: null };
   if (!md?.getUserMedia) {
-    result.audioError = result.videoError = { name: "NotSupportedError" };
+    // A plain-http origin other than localhost is not a secure context: browsers hide getUserMedia there.
+    const name = globalThis.isSecureContext === false ? "InsecureContextError" : "NotSupportedError";
+    result.audioError = result.videoError = { name };
     return result;
   }
   try {

@@ -13,7 +13,7 @@
 // staff: .x-views li[data-viewed-by=<participant id>][data-views=<count>]); staff: #exhibit-views-refresh;
 // #exhibit-view[data-exhibit-id][data-page] (iframe | img; button[data-action=hide]; for presenters
 // button[data-action=page-prev|page-next|stop-presenting]).
-import { currentLang, roleLabel, t } from "./i18n.js";
+import { currentLang, errorText, roleLabel, t } from "./i18n.js";
 
 export const STANCES = ["agree", "object", "partially_agree"];
 /** Roles that give opinions on evidence (the parties' side). */
@@ -29,13 +29,19 @@ export async function roomApi(room, token, method, path, body = undefined) {
     headers["Content-Type"] = "application/json";
     payload = JSON.stringify(body);
   }
-  const r = await fetch(`/api/rooms/${encodeURIComponent(room)}${path}`, { method, headers, body: payload,
-    cache: "no-store" });
+  let r;
+  try {
+    r = await fetch(`/api/rooms/${encodeURIComponent(room)}${path}`, { method, headers, body: payload,
+      cache: "no-store" });
+  } catch {
+    throw Object.assign(new Error(errorText({ error: "network" })), { status: 0, data: null });
+  }
   if (r.status === 204) return null;
   const type = r.headers.get("content-type") || "";
   const data = type.includes("json") ? await r.json().catch(() => null) : null;
   if (!r.ok) {
-    const e = new Error(data?.message || `${r.status} ${r.statusText}`);
+    // The code's translation (i18n.js), never the server's English sentence.
+    const e = new Error(errorText(data ?? { error: r.status >= 500 ? "internal" : "unknown_code", code: r.status }));
     e.status = r.status;
     e.data = data;
     throw e;
@@ -285,7 +291,8 @@ export class ExhibitsPanel {
     const present = el("button", { type: "button", "data-action": "present" });
     const op = el("div", { class: "c-actions x-opinion" });
     const select = el("select", { "data-stance": "" });
-    for (const s of STANCES) select.append(el("option", { value: s }));
+    // No stance is preset: an opinion on evidence (质证意见) is the party's explicit choice.
+    for (const s of ["", ...STANCES]) select.append(el("option", { value: s }));
     op.append(select, el("input", { type: "text", "data-opinion-text": "", maxLength: 20000 }),
       el("button", { type: "button", "data-action": "opinion" }));
     const views = el("div", { class: "x-views", hidden: true });
@@ -325,6 +332,7 @@ export class ExhibitsPanel {
         await this.api("POST", "/presentation", { exhibit_id: id, page: 1 });
       } else if (b.dataset.action === "opinion") {
         const stance = li.querySelector("select[data-stance]").value;
+        if (!stance) { this.showError(t("stanceRequired")); return; }
         const text = li.querySelector("input[data-opinion-text]").value;
         await this.api("POST", `/exhibits/${encodeURIComponent(id)}/opinion`, { stance, text });
         this.status.textContent = t("opinionSent");

@@ -27,7 +27,8 @@ export class Lobby {
   render({ me, roomState, reason = "", back = false, video = null }) {
     const witness = me?.role === "witness";
     this.root.dataset.role = me?.role ?? "";
-    this.heading.textContent = t(witness ? "lobbyWitness" : "lobbyWait");
+    const mediation = roomState?.kind === "mediation"; // a mediator, not a judge, checks who is there
+    this.heading.textContent = t(witness ? "lobbyWitness" : mediation ? "lobbyWaitMediation" : "lobbyWait");
     this.hint.textContent = t(witness ? "lobbyWitnessHint" : "lobbyHint");
     const words = isHearing(roomState)
       ? [roomState.kind && label("kind", roomState.kind), label("state", roomState.state)].filter(Boolean) : [];

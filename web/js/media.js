@@ -7,14 +7,42 @@
 //
 // Events (EventTarget):
 //   "tracks"   the participant → {audio, video} track map changed (see `remoteTracks`)
-//   "state"    detail: {state: "new"|"connecting"|"connected"|"lost"}
+//   "state"    detail: {state: "new"|"connecting"|"connected"|"stalled"|"lost"}
 //   "ready"    the server answered the first offer of a (new) PeerConnection: per-session requests
 //              such as `subscription` can be (re)sent now
 //   "lost"     detail: {reason}: media died; the owner calls restart() once signalling is up
+//   "notice"   detail: the server's `media-notice` ({code, params}), e.g. no_common_video_codec: our video was
+//              refused (audio goes on); later PeerConnections no longer offer it, so nothing retries
+//   "stalled"  detail: {stalled: bool}: connected, others publish, yet no media arrived for NO_MEDIA_MS
+//              (state "stalled"). A failure to report, not to rebuild over: a new PeerConnection would not help
+//              when the cause is the far end (e.g. keys for the wrong DTLS role), and rebuild loops hide it.
 
-const DISCONNECTED_GRACE_MS = 5000;
+import { DISCONNECTED_GRACE_MS, transportGone } from "./quality.js";
+
 const SETUP_TIMEOUT_MS = 20000;
 const RESTART_SETTLE_MS = 2000;
+const NO_MEDIA_MS = 10000;
+const NO_MEDIA_CHECK_MS = 2000;
+/** Camera video as three simulcast layers, lowest first (the SFU takes this order as its layer index) at 1/4, 1/2
+ * and full resolution: the SFU forwards each subscriber the one its link carries (media/simulcast_forward.py). */
+export const SIMULCAST = [
+  { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 60_000 },
+  { rid: "h", scaleResolutionDownBy: 2, maxBitrate: 300_000 },
+  { rid: "f", scaleResolutionDownBy: 1, maxBitrate: 900_000 },
+];
+
+/**
+ * Pure: is a connected session starved? `samples` are {at, bytesIn, tracks} (tracks = remote tracks announced);
+ * true when tracks were announced throughout the last `windowMs` and no inbound byte arrived in that time.
+ */
+export function starved(samples, windowMs = NO_MEDIA_MS) {
+  if (samples.length < 2) return false;
+  const last = samples[samples.length - 1];
+  const start = samples.findLast((s) => last.at - s.at >= windowMs);
+  if (!start) return false;
+  const span = samples.slice(samples.indexOf(start));
+  return span.every((s) => s.tracks > 0) && last.bytesIn <= start.bytesIn;
+}
 
 /** The `a=ice-ufrag` of an SDP (first one), or null. Pure. */
 export function iceUfrag(sdp) {
@@ -28,7 +56,7 @@ export class MediaSession extends EventTarget {
    * @param local     {stream, audio, video}: local tracks to publish (null tracks are not published)
    * @param publish   may this person publish at all (grant)
    */
-  constructor({ send, iceServers = [], local = null, publish = true }) {
+  constructor({ send, iceServers = [], local = null, publish = true, simulcast = true }) {
     super();
     this.send = send;
     this.iceServers = iceServers;
@@ -38,10 +66,16 @@ export class MediaSession extends EventTarget {
     this.generation = 0;
     this.state = "new";
     this.mids = new Map();          // mid -> {participantId, trackId, kind}
-    this.remoteTracks = new Map();  // participantId -> {audio: MediaStreamTrack|null, video: ...|null}
+    this.remoteTracks = new Map();  // participantId -> {audio, video, screen: MediaStreamTrack|null}
+    this.screenIds = new Set();     // forwarded track ids announced as screens (`screen-shared`): not cameras
+    this.screen = null;             // our own shared screen track (screenshare.js), sent on its own m-line
+    this._screenMid = null;         // the mid we last announced for it
     this.oldUfrags = new Set();     // the server's ICE ufrags of replaced PeerConnections: their messages are stale
     this._queue = Promise.resolve();
-    this._timers = { disconnected: 0, setup: 0 };
+    this._timers = { disconnected: 0, setup: 0, starve: 0 };
+    this.videoRefused = null;       // the server's media-notice refusing our video, if any
+    this.simulcast = simulcast;     // camera video as SIMULCAST layers
+    this._inbound = [];             // {at, bytesIn, tracks} samples while connected (see starved())
     this.stats = { restarts: 0, offers: 0, serverOffers: 0, rollbacks: 0 };
     this.closed = false;
   }
@@ -84,8 +118,40 @@ export class MediaSession extends EventTarget {
   /** Swap a local track (device change) without renegotiation. */
   async replaceTrack(kind, track) {
     this.local[kind] = track;
-    const sender = this.pc?.getSenders().find((s) => s.track?.kind === kind || s._kind === kind);
+    const senders = this.pc?.getSenders() ?? [];  // the camera's sender, never the screen's
+    const sender = senders.find((s) => s._kind === kind) ?? senders.find((s) => !s._kind && s.track?.kind === kind);
     if (sender) await sender.replaceTrack(track);
+  }
+
+  /** Share a screen (a track from getDisplayMedia): its own transceiver, no simulcast. The mid is announced
+   *  ("screen-mid" event) after setLocalDescription and before the offer goes out (docs/protocol.md). */
+  addScreen(track) {
+    this.screen = track;
+    const t = this.pc?.getTransceivers().find((x) => x.sender._kind === "screen");
+    if (t) {  // shared before on this PeerConnection: same m-line, no renegotiation
+      this.dispatchEvent(new CustomEvent("screen-mid", { detail: { mid: t.mid } }));
+      return t.sender.replaceTrack(track);
+    }
+    if (this.pc) this._addScreenTransceiver(this.pc);
+    return Promise.resolve();
+  }
+
+  /** Stop sending the screen; the m-line stays for the next share (no renegotiation either way). */
+  removeScreen() {
+    this.screen = null;
+    const t = this.pc?.getTransceivers().find((x) => x.sender._kind === "screen");
+    return t ? t.sender.replaceTrack(null) : Promise.resolve();
+  }
+
+  /** `screen-shared`: remember which forwarded track is a screen, so it never takes a camera's place. */
+  markScreen(trackId) {
+    if (trackId && !this.screenIds.has(trackId)) { this.screenIds.add(trackId); this._reconcile(true); }
+  }
+
+  _addScreenTransceiver(pc) {
+    const t = pc.addTransceiver(this.screen, { direction: "sendonly" });
+    t.sender._kind = "screen";
+    this._screenMid = null;
   }
 
   /** Route a signalling message; returns true when it was a media message. */
@@ -93,6 +159,10 @@ export class MediaSession extends EventTarget {
     switch (msg.type) {
       case "offer": case "answer":
         this._enqueue(() => this._onDescription({ type: msg.type, sdp: msg.sdp }));
+        return true;
+      case "media-notice":
+        if (msg.code === "no_common_video_codec") this.videoRefused = msg;
+        this.dispatchEvent(new CustomEvent("notice", { detail: msg }));
         return true;
       case "ice-candidate":
         // The server puts all its candidates in its SDP; accept trickled ones anyway.
@@ -146,12 +216,16 @@ export class MediaSession extends EventTarget {
     const { stream, audio, video } = this.local;
     const published = [];
     for (const [kind, track] of [["audio", audio], ["video", video]]) {
+      if (kind === "video" && this.videoRefused) continue; // refused for want of a common codec: do not ask again
       if (this.publish && track) {
-        const t = pc.addTransceiver(track, { direction: "sendonly", streams: stream ? [stream] : [] });
+        const init = { direction: "sendonly", streams: stream ? [stream] : [] };
+        if (kind === "video" && this.simulcast) init.sendEncodings = SIMULCAST.map((e) => ({ ...e }));
+        const t = pc.addTransceiver(track, init);
         t.sender._kind = kind;
         published.push(kind);
       }
     }
+    if (this.publish && this.screen) this._addScreenTransceiver(pc);
     if (published.length === 0) {
       // Watch only: recvonly m-lines set the transport up; the server's own m-lines carry what we receive.
       pc.addTransceiver("audio", { direction: "recvonly" });
@@ -184,6 +258,30 @@ export class MediaSession extends EventTarget {
   _clearTimers() {
     clearTimeout(this._timers.disconnected);
     clearTimeout(this._timers.setup);
+    clearInterval(this._timers.starve);
+    this._timers.starve = 0;
+    this._inbound = [];
+  }
+
+  /** While connected, sample inbound bytes; starved for NO_MEDIA_MS → state "stalled", media again → "connected". */
+  _watchInbound(pc) {
+    if (this._timers.starve) return;
+    this._timers.starve = setInterval(async () => {
+      if (pc !== this.pc || this.closed) return;
+      const c = await this.counters();
+      const tracks = [...this.remoteTracks.values()].filter((e) => e.audio || e.video).length;
+      this._inbound.push({ at: c.at, bytesIn: c.bytesIn, tracks });
+      if (this._inbound.length > 2 + NO_MEDIA_MS / NO_MEDIA_CHECK_MS) this._inbound.shift();
+      const isStarved = starved(this._inbound);
+      if (isStarved && this.state === "connected") {
+        console.warn("hearing: connected but no media arrives", { bytesIn: c.bytesIn, tracks });
+        this._setState("stalled");
+        this.dispatchEvent(new CustomEvent("stalled", { detail: { stalled: true } }));
+      } else if (!isStarved && this.state === "stalled") {
+        this._setState("connected");
+        this.dispatchEvent(new CustomEvent("stalled", { detail: { stalled: false } }));
+      }
+    }, NO_MEDIA_CHECK_MS);
   }
 
   _setState(state) {
@@ -196,11 +294,42 @@ export class MediaSession extends EventTarget {
     if (pc !== this.pc) return;
     const s = pc.iceConnectionState;
     clearTimeout(this._timers.disconnected);
-    if (s === "failed") this._lost(pc, "ice failed");
-    else if (s === "disconnected") {
-      this._timers.disconnected = setTimeout(() => {
-        if (pc === this.pc && pc.iceConnectionState === "disconnected") this._lost(pc, "ice disconnected");
-      }, DISCONNECTED_GRACE_MS);
+    if (transportGone({ ice: s })) this._lost(pc, `ice ${s}`);
+    else if (s === "disconnected") this._armDisconnected(pc, Date.now(), null);
+  }
+
+  /** Disconnected: a weak link misses consent checks while media still flows. Rebuild only when the grace has
+   * passed with no bytes received (a congested link adapts; a new PeerConnection would only make it worse). */
+  async _armDisconnected(pc, since, bytesAtStart) {
+    const bytes = bytesAtStart ?? (await this._bytesIn(pc));
+    this._timers.disconnected = setTimeout(async () => {
+      if (pc !== this.pc || pc.iceConnectionState !== "disconnected") return;
+      const now = await this._bytesIn(pc);
+      const moved = now > bytes;
+      if (transportGone({ ice: "disconnected", disconnectedForMs: Date.now() - since, bytesMoved: moved })) {
+        this._lost(pc, "ice disconnected");
+      } else if (pc === this.pc && pc.iceConnectionState === "disconnected") {
+        this._armDisconnected(pc, moved ? Date.now() : since, now);  // still alive: keep watching
+      }
+    }, DISCONNECTED_GRACE_MS);
+  }
+
+  async _bytesIn(pc) {
+    let total = 0;
+    try {
+      (await pc.getStats()).forEach((s) => { if (s.type === "inbound-rtp") total += s.bytesReceived ?? 0; });
+    } catch { /* closed */ }
+    return total;
+  }
+
+  /** Send our camera or not (the uplink policy in app.js): the encoding is deactivated, the track kept. */
+  async setVideoSending(on) {
+    for (const sender of this.pc?.getSenders() ?? []) {
+      if (sender.track?.kind !== "video" || sender._kind === "screen") continue;
+      const params = sender.getParameters();
+      if (!params.encodings?.length) continue;
+      params.encodings.forEach((e) => { e.active = on; });
+      try { await sender.setParameters(params); } catch (e) { console.warn("hearing: setParameters failed", e); }
     }
   }
 
@@ -209,7 +338,8 @@ export class MediaSession extends EventTarget {
     const s = pc.connectionState;
     if (s === "connected") {
       clearTimeout(this._timers.setup);
-      this._setState("connected");
+      if (this.state !== "stalled") this._setState("connected");
+      this._watchInbound(pc);
     } else if (s === "failed") {
       this._lost(pc, "connection failed");
     }
@@ -237,6 +367,11 @@ export class MediaSession extends EventTarget {
       if (pc !== this.pc || pc.signalingState !== "stable") return;
       await pc.setLocalDescription({ type: "offer", sdp: offer.sdp });
       if (pc !== this.pc) return;
+      const screen = pc.getTransceivers().find((x) => x.sender._kind === "screen");
+      if (screen && this.screen && screen.mid !== this._screenMid) {
+        this._screenMid = screen.mid;  // before the offer: the server gates that m-line as a screen from the start
+        this.dispatchEvent(new CustomEvent("screen-mid", { detail: { mid: screen.mid } }));
+      }
       this.stats.offers += 1;
       this.send({ type: "offer", sdp: pc.localDescription.sdp });
       this._offerSent = true;
@@ -272,7 +407,7 @@ export class MediaSession extends EventTarget {
   }
 
   /** Recompute which received track belongs to whom, from the mid map and the live transceivers. */
-  _reconcile() {
+  _reconcile(force = false) {
     const next = new Map();
     const pc = this.pc;
     if (pc) {
@@ -282,17 +417,17 @@ export class MediaSession extends EventTarget {
         const t = byMid.get(mid);
         if (!t || t.receiver.track.kind !== info.kind) continue;
         if (t.currentDirection !== "recvonly" && t.currentDirection !== "sendrecv") continue;
-        const entry = next.get(info.participantId) ?? { audio: null, video: null };
-        entry[info.kind] = t.receiver.track;
+        const entry = next.get(info.participantId) ?? { audio: null, video: null, screen: null };
+        entry[info.kind === "video" && this.screenIds.has(info.trackId) ? "screen" : info.kind] = t.receiver.track;
         next.set(info.participantId, entry);
       }
     }
     const same = next.size === this.remoteTracks.size && [...next].every(([pid, e]) => {
       const o = this.remoteTracks.get(pid);
-      return o && o.audio === e.audio && o.video === e.video;
+      return o && o.audio === e.audio && o.video === e.video && o.screen === e.screen;
     });
     this.remoteTracks = next;
-    if (!same) this.dispatchEvent(new CustomEvent("tracks"));
+    if (!same || force) this.dispatchEvent(new CustomEvent("tracks"));
   }
 
   // ---- statistics ---------------------------------------------------------------------------------------

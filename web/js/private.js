@@ -101,6 +101,7 @@ export class PrivateSession extends EventTarget {
       case "active-speaker": this.speaker = msg.participant_id; break;
       case "room-state": this.roomState = msg; break;
       case "permissions": this.permissions = msg; break;
+      case "chat-message": this.dispatchEvent(new CustomEvent("chat", { detail: msg })); break;  // roomtools.js
       default: return;
     }
     this._changed();

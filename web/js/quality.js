@@ -47,3 +47,56 @@ export function formatBitrate(bps) {
   if (bps == null) return "–";
   return bps >= 1e6 ? `${(bps / 1e6).toFixed(1)} Mbps` : `${Math.round(bps / 1000)} kbps`;
 }
+
+// ---- adapting instead of reconnecting -------------------------------------------------------------------------
+
+/** ICE grace before a "disconnected" transport counts as gone when no bytes arrive meanwhile (congestion makes
+ * consent checks miss for seconds while media still flows: rebuilding then makes a weak link worse). */
+export const DISCONNECTED_GRACE_MS = 15000;
+
+/** Rebuild the PeerConnection? Only when the transport is really gone: ICE failed or closed, or disconnected for
+ * the whole grace with no bytes received meanwhile. Never because stats look bad. Pure. */
+export function transportGone({ ice, disconnectedForMs = 0, bytesMoved = false }) {
+  if (ice === "failed" || ice === "closed") return true;
+  return ice === "disconnected" && disconnectedForMs >= DISCONNECTED_GRACE_MS && !bytesMoved;
+}
+
+// Below this not even the quarter layer (libwebrtc's floor for a VP8 layer is 30 kbit/s) fits: stop our video.
+// The estimate is the video's share (the SFU's REMB covers video, audio goes on beside it, and never asks for less
+// than 30 kbit/s); at 150 kbit/s it reads 30-100 kbit/s, where the quarter layer keeps moving, as two browsers peer
+// to peer do on the same link. Stopping video there would also stop the estimate from rising again.
+export const UPLINK_LOW_BPS = 30_000;
+export const UPLINK_OK_BPS = 80_000;
+// While our video is off the estimate cannot rise (nothing is sent to measure): try again after this, doubling.
+export const UPLINK_PROBE_MS = 10_000;
+export const UPLINK_MAX_PROBE_MS = 60_000;
+const LOW_RUNS = 3;
+const OK_RUNS = 5;
+
+/**
+ * Our own uplink: stop sending video when the browser's outgoing estimate (availableOutgoingBitrate) stays low,
+ * send it again when it stays comfortably high or, since a paused video cannot show the link recovered, on trial
+ * after `probeMs` (10 s, doubling to 60 s after each trial that ends low again). `state` = {sendVideo, low, ok,
+ * pausedAt, probeMs}; `now` in ms. Returns the next state and whether sending changed. Pure.
+ */
+export function uplinkVideo(state, availableOut, now = 0) {
+  const s = { sendVideo: true, low: 0, ok: 0, pausedAt: null, probeMs: UPLINK_PROBE_MS, trial: false, ...state };
+  if (availableOut == null) return { state: s, changed: false };
+  s.low = availableOut < UPLINK_LOW_BPS ? s.low + 1 : 0;
+  s.ok = availableOut >= UPLINK_OK_BPS ? s.ok + 1 : 0;
+  let changed = false;
+  if (s.sendVideo && s.low >= LOW_RUNS) {
+    if (s.trial) s.probeMs = Math.min(s.probeMs * 2, UPLINK_MAX_PROBE_MS);  // the trial did not hold
+    Object.assign(s, { sendVideo: false, ok: 0, pausedAt: now, trial: false });
+    changed = true;
+  } else if (!s.sendVideo && s.ok >= OK_RUNS) {
+    Object.assign(s, { sendVideo: true, low: 0, pausedAt: null, probeMs: UPLINK_PROBE_MS, trial: false });
+    changed = true;
+  } else if (!s.sendVideo && s.pausedAt != null && now - s.pausedAt >= s.probeMs) {
+    Object.assign(s, { sendVideo: true, low: 0, pausedAt: null, trial: true });
+    changed = true;
+  } else if (s.sendVideo && s.trial && s.ok >= OK_RUNS) {
+    Object.assign(s, { trial: false, probeMs: UPLINK_PROBE_MS });  // the trial held
+  }
+  return { state: s, changed };
+}

@@ -120,10 +120,17 @@ export class Tile {
   }
 }
 
-/** Put tiles where `arrange` says; the own preview always sits in the strip. */
-export function layout({ stage, strip, tiles, selfTile, remotes, waiting }) {
-  const { stage: onStage, strip: inStrip } = arrange(remotes);
+/** Put tiles where `arrange` says; the own preview always sits in the strip. A shared screen (`screen`, an
+ *  element) or a pinned/spotlit participant (`focus`, an id: stagetools.js) takes the stage alone. */
+export function layout({ stage, strip, tiles, selfTile, remotes, waiting, focus = null, screen = null }) {
+  let { stage: onStage, strip: inStrip } = arrange(remotes);
+  if (screen || (focus && tiles.has(focus))) {
+    const all = [...onStage, ...inStrip];
+    onStage = screen ? [] : [focus];
+    inStrip = all.filter((id) => !onStage.includes(id));
+  }
   const stageEls = onStage.map((id) => tiles.get(id)?.root).filter(Boolean);
+  if (screen) stageEls.unshift(screen);
   if (stageEls.length === 0) stageEls.push(waiting);
   const stripEls = inStrip.map((id) => tiles.get(id)?.root).filter(Boolean);
   if (selfTile) stripEls.unshift(selfTile.root);
@@ -131,8 +138,9 @@ export function layout({ stage, strip, tiles, selfTile, remotes, waiting }) {
   syncChildren(strip, stripEls);
   // Moving a <video> in the DOM pauses it (HTML: removal pauses, autoplay does not resume): play again.
   for (const tile of [...tiles.values(), selfTile]) tile?.resume();
-  stage.dataset.count = String(onStage.length);
-  stage.style.setProperty("--cols", String(Math.max(1, Math.ceil(Math.sqrt(onStage.length)))));
+  const shown = onStage.length + (screen ? 1 : 0);
+  stage.dataset.count = String(shown);
+  stage.style.setProperty("--cols", String(Math.max(1, Math.ceil(Math.sqrt(shown)))));
 }
 
 /** Reorder children with as few moves as possible (moving a playing <video> can hiccup it). */

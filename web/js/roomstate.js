@@ -30,6 +30,14 @@ export function isHearing(roomState) {
   return !!roomState && roomState.state !== ADHOC_STATE;
 }
 
+/** Call rooms (signaling/call_room.py): a connect-a-judge call and a petition's video call. */
+export const CALL_KINDS = new Set(["call", "petition_call"]);
+
+/** Exhibits and the transcript belong to hearings; a call room shows the banner only. */
+export function hasCourtPanels(roomState) {
+  return isHearing(roomState) && !CALL_KINDS.has(roomState.kind);
+}
+
 /** The i18n key (and vars) saying why this participant may not speak now. */
 export function silencedReason(roomState) {
   const state = roomState?.state;

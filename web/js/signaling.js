@@ -15,6 +15,7 @@ export function closeAction(code) {
     case 1009: case 4000: case 4001: case 4002: case 4003: case 4004: case 4005: case 4006: case 4012:
       return "error";                     // the link or the client cannot work: show why, stop
     case 4007: return "rejoin";           // resume failed: join again with the join token
+    case 4015: return "redirect";         // the room lives on another node: connect there at once
     case 4008: return "resume-slow";      // rate limited: slow down, then resume
     default: return "resume";             // 1001, 1006, 1011, 4009, 4014, anything unknown: take the place back
   }
@@ -24,6 +25,13 @@ export function closeAction(code) {
 export function backoffMs(attempt, random = Math.random) {
   const base = Math.min(4000, 250 * 2 ** Math.min(attempt, 5));
   return Math.round(base * (0.75 + random() * 0.5));
+}
+
+/** The URL to connect to after a close with `action` (from closeAction): a redirect goes to the room's owner
+ * node, anything else back to the entry URL (the proxy), which routes to the room's owner now — after the owner
+ * died that is the node the room was re-placed on, so a client never keeps knocking on a dead node. Pure. */
+export function urlAfterClose(action, entryUrl, currentUrl) {
+  return action === "redirect" ? currentUrl : entryUrl;
 }
 
 const PING_EVERY_MS = 15000;
@@ -39,6 +47,7 @@ export class Signaling extends EventTarget {
     this.resumeToken = resume?.token ?? null;
     this.graceMs = resume?.graceMs ?? 30000;
     this.url = url ?? `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/${encodeURIComponent(room)}`;
+    this.entryUrl = this.url;   // where every reconnect starts again, except a redirect's (urlAfterClose)
     this.ws = null;
     this.joined = false;        // the current socket has been admitted
     this.everJoined = !!resume; // we hold (or held) a place in the room
@@ -140,7 +149,13 @@ export class Signaling extends EventTarget {
   _onMessage(msg) {
     if (msg.type === "ping") { this.send({ type: "pong", id: msg.id ?? null }); return; }
     if (msg.type === "pong") return;
+    if (msg.type === "redirect") {
+      // Only a ws(s) URL for this same room; the close (4015) that follows reconnects there.
+      if (/^wss?:\/\//.test(msg.url) && msg.url.endsWith(`/ws/${encodeURIComponent(this.room)}`)) this.url = msg.url;
+      return;
+    }
     if (msg.type === "joined") {
+      this.redirects = 0;
       this.joined = true;
       this.everJoined = true;
       this.resumeToken = msg.resume_token;
@@ -186,10 +201,18 @@ export class Signaling extends EventTarget {
     clearInterval(this._ping);
     if (this.done) return;
     const action = closeAction(code);
-    const serverReason = this.lastError?.message || reason || "";
+    this.url = urlAfterClose(action, this.entryUrl, this.url);
+    // The refusal before the close (an `error` {code, reason, params}) is what the page translates; the close
+    // frame's own reason is an English sentence for logs (the court's own words follow its first ": ").
+    const refusal = this.lastError;
+    const serverReason = reason || "";
     this.lastError = null;
     if (action === "ended" || action === "error") {
-      this._finish(action, code, serverReason);
+      this._finish(action, code, serverReason, { refusal });
+      return;
+    }
+    if (action === "redirect" && (this.redirects = (this.redirects ?? 0) + 1) <= 3) {
+      this._later(() => this._connectNow(), 0);  // no backoff: the owner node is up
       return;
     }
     if (action === "rejoin") {

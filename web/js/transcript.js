@@ -41,7 +41,7 @@ export const REVERIFY_ROLES = ["plaintiff", "defendant", "witness", "detainee", 
 
 /** Roles that confirm signers on video (hearing/transcript.py CONFIRMERS), and when (CONFIRM_STATES). */
 export const CONFIRMERS = ["clerk"];
-export const CONFIRM_STATES = ["in_session", "recess", "closed"];
+export const CONFIRM_STATES = ["in_session", "recess"]; // closed: no video any more
 
 /** The identity checks offered to a role, the first being the default; `reverifyRoles`: the hearing's rule as the
  *  server says (TranscriptOut.reverify_roles), else the court's default. Pure: unit-tested. */
@@ -359,6 +359,10 @@ export class TranscriptPanel {
       const methods = signMethods(this.role, data.reverify_roles ?? null);
       if ([...this.method.options].map((o) => o.value).join() !== methods.join()) {
         this.method.replaceChildren(...methods.map((m) => el("option", { value: m })));
+        // Closed, there is no video for the clerk to confirm on: without a confirmation made before the close,
+        // the ID number is the way to sign.
+        if (!myConfirmation(data, this.me?.id) && methods.includes("id_document")
+          && methods[0] === "staff_confirmed") this.method.value = "id_document";
       }
       for (const o of this.method.options) o.textContent = t(`signMethod_${o.value}`);
       const byId = this.method.value === "id_document";
@@ -366,14 +370,13 @@ export class TranscriptPanel {
       this.idLabel.textContent = t("signIdDocument");
       const byClerk = this.method.value === "staff_confirmed";
       const mine = myConfirmation(data, this.me?.id);
-      const clerk = confirmingClerk(this.people, this.me?.id);
       this.clerkNote.hidden = !byClerk;
       this.clerkNote.dataset.confirmed = String(!!mine);
       if (mine) {
         const by = this.people.find((p) => p.id === mine.confirmed_by)?.name ?? roleLabel("clerk");
         this.clerkNote.textContent = t("signConfirmedBy", { name: by, time: clock(mine.expires_at) });
       } else {
-        this.clerkNote.textContent = clerk ? t("signClerkConfirms", { name: clerk.name }) : t("signNoClerk");
+        this.clerkNote.textContent = t("signNoVideoAfterClose");
       }
       this.signButton.textContent = t("sign");
       this.signButton.disabled = this.signing || (byClerk && !mine);

@@ -19,9 +19,16 @@
   async function call(method, path, body) {
     const headers = { Authorization: `Bearer ${token}` };
     if (body) headers["Content-Type"] = "application/json";
-    const r = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined });
+    // Refusals read as the code's translation (js/i18n.js), never the server's English sentence.
+    const { errorText } = await import("/static/js/i18n.js");
+    let r;
+    try {
+      r = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined });
+    } catch {
+      throw new Error(errorText({ error: "network" }));
+    }
     const data = await r.json().catch(() => ({}));
-    if (!r.ok) throw new Error(data.message || `the server answered ${r.status}`);
+    if (!r.ok) throw new Error(errorText(data.error ? data : { error: "unknown_code", code: r.status }));
     return data;
   }
 

@@ -57,6 +57,8 @@ export const api = {
     request("POST", `/api/hearings/${encodeURIComponent(hearingId)}/participants`, body),
   issueLink: (hearingId, participantId) =>
     request("POST", `/api/hearings/${encodeURIComponent(hearingId)}/participants/${encodeURIComponent(participantId)}/link`, {}),
+  myLink: (hearingId) => request("POST", `/api/hearings/${encodeURIComponent(hearingId)}/my-link`, {}),
+  mySeats: () => request("GET", "/api/me/seats"),
   procedure: (hearingId, transition) =>
     request("POST", `/api/hearings/${encodeURIComponent(hearingId)}/procedure`, { transition }),
   createPerson: (body) => request("POST", "/api/persons", body),
@@ -64,6 +66,20 @@ export const api = {
   cases: () => request("GET", "/api/cases"),
   createCase: (body) => request("POST", "/api/cases", body),
   stats: (since, until) => request("GET", `/api/stats${q({ since, until })}`),
+  courtStaff: () => request("GET", "/api/court-staff"),
+  liveRecording: (hearingId) => request("GET", `/api/hearings/${encodeURIComponent(hearingId)}/recording/live`),
+  setLiveRecording: (hearingId, on) =>
+    request("PUT", `/api/hearings/${encodeURIComponent(hearingId)}/recording/live`, { on }),
+  integrityLink: (personId) => request("POST", "/api/integrity/access-links", { person_id: personId }),
+  revokeIntegrityLinks: (personId) => request("POST", "/api/integrity/access-links/revoke", { person_id: personId }),
+  pointsLink: (personId) => request("POST", "/api/points/staff/person-tokens", { person_id: personId }),
+  revokePointsLinks: (personId) => request("POST", "/api/points/staff/person-tokens/revoke", { person_id: personId }),
+  agencies: () => request("GET", "/api/integrity/agencies"),
+  createAgency: (name, scopes) => request("POST", "/api/integrity/agencies", { name, scopes }),
+  setAgencyEnabled: (agencyId, on) =>
+    request("POST", `/api/integrity/agencies/${encodeURIComponent(agencyId)}/${on ? "enable" : "disable"}`),
+  audit: (filters) => request("GET", `/api/audit${q(filters)}`),
+  staffNames: () => request("GET", "/api/staff-names"),
   recording: (hearingId) => request("GET", `/api/hearings/${encodeURIComponent(hearingId)}/recording`),
   recordingSegments: (hearingId, trackId, afterSeq = 0) =>
     request("GET", `/api/hearings/${encodeURIComponent(hearingId)}/recording/tracks/${encodeURIComponent(trackId)}/segments${q({ after_seq: afterSeq })}`),

@@ -2,13 +2,21 @@
 // procedure), case and hearing creation, statistics. Views are sections of staff.html; `document.body.dataset.view`
 // names the one shown (tests wait on it). Nothing is kept in the browser's storage except the language: the session
 // is the HttpOnly cookie, join links are shown once and forgotten when the detail view is left.
+import { lobbyIds, shownStatus } from "./presence.js";
 import { api, ApiError, setUnauthorizedHandler } from "./api.js";
+import { errorText as serverErrorText } from "../i18n.js";
 import { loadRecording, renderRecording, stopPlayback } from "./recording.js";
+import { renderCallStats } from "./calls.js";
+import { $, h, shownId } from "./dom.js";
+import { loadAudit, wireAudit } from "./audit.js";
+import { forgetTools, loadAgencies, loadLinks, wireTools } from "./tools.js";
 import {
   applyStrings, currentLang, KINDS, label, localTime, ROLES, setLang, SIDES, STATES, t,
-} from "./strings.js";
+} from "./vocab.js";
 
-const $ = (id) => document.getElementById(id);
+/** Seats only their holders obtain (hearing.staff_auth.STAFF_SEATS): no "issue link" for them here. */
+const STAFF_SEATS = new Set(["presiding_judge", "judge", "clerk", "mediator"]);
+
 
 const app = {
   me: null,
@@ -20,34 +28,17 @@ const app = {
   detail: null,
   stats: null,
   panelOrder: [],
+  courtStaff: [], // the court's staff with a register person, by name (GET /api/court-staff): judges for the panel
 };
-
-/** Build an element: h("td", {class: "x", onclick}, "text", child). Text always goes in as text, never HTML. */
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else if (k === "dataset") Object.assign(el.dataset, v);
-    else if (k === "class") el.className = v;
-    else el.setAttribute(k, v === true ? "" : String(v));
-  }
-  for (const c of children.flat()) {
-    if (c === null || c === undefined || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return el;
-}
 
 function may(permission) { return !!app.me?.permissions.includes(permission); }
 
 function errorText(err) {
   if (!(err instanceof ApiError)) return String(err?.message || err);
   if (err.status === 0) return t("networkError");
-  if (err.status === 423 && err.body.locked_until) {
-    return `${t("lockedUntil", { t: localTime(err.body.locked_until) })} ${err.body.message || ""}`.trim();
-  }
-  return err.body.message || t("serverError", { status: err.status });
+  if (err.status === 423 && err.body.locked_until) return t("lockedUntil", { t: localTime(err.body.locked_until) });
+  // The code's translation (js/i18n.js), never the server's English sentence.
+  return serverErrorText(err.body?.error ? err.body : { error: "unknown_code", code: err.status });
 }
 
 function notice(text) {
@@ -59,7 +50,10 @@ function showError(id, err) { $(id).textContent = err ? errorText(err) : ""; }
 
 // ---- views --------------------------------------------------------------------------------------------------------
 
-const VIEWS = ["login", "hearings", "detail", "create", "dashboard"];
+const VIEWS = ["login", "hearings", "detail", "create", "dashboard", "links", "agencies", "audit"];
+/** Views shown only with a permission (the API checks it again). */
+const VIEW_PERMISSION = { create: "register.write", dashboard: "stats.view", links: "register.write",
+  agencies: "register.write", audit: "audit.read" };
 
 function show(view) {
   app.view = view;
@@ -69,7 +63,10 @@ function show(view) {
   $("logout").hidden = !inside;
   for (const b of document.querySelectorAll("[data-nav]")) {
     b.setAttribute("aria-current", String(b.dataset.nav === view));
+    const needs = VIEW_PERMISSION[b.dataset.nav];
+    b.hidden = !!needs && !may(needs);
   }
+  forgetTools();
   if (view !== "detail") {
     forgetLink();
     stopPlayback();
@@ -84,6 +81,9 @@ async function go(view, arg) {
     else if (view === "detail") await loadDetail(arg);
     else if (view === "create") await loadCreate();
     else if (view === "dashboard") await loadStats();
+    else if (view === "links") await loadLinks(tools());
+    else if (view === "agencies") await loadAgencies(tools());
+    else if (view === "audit") await loadAudit(tools());
     show(view);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return; // the login form is already shown
@@ -159,14 +159,23 @@ async function resolveNames(ids) {
 
 function nameOf(id) {
   if (app.me?.person_id === id) return `${app.me.display_name}（${t("me")}）`;
-  return app.persons.get(id)?.name ?? id;
+  return app.persons.get(id)?.name ?? courtStaffName(id) ?? t("unknownPerson");
+}
+
+function courtStaffName(personId) { return app.courtStaff.find((s) => s.person_id === personId)?.display_name; }
+
+async function loadCourtStaff() {
+  if (may("register.read")) app.courtStaff = await api.courtStaff();
 }
 
 async function loadCases() {
   if (may("register.read")) app.cases = await api.cases();
 }
 
-function caseNumber(caseId) { return app.cases.find((c) => c.id === caseId)?.case_number ?? caseId; }
+function caseNumber(caseId) {
+  return app.cases.find((c) => c.id === caseId)?.case_number
+    ?? [...app.hearings, app.detail].find((x) => x?.case_id === caseId)?.case_number ?? "—";
+}
 
 // ---- hearing list -------------------------------------------------------------------------------------------------
 
@@ -181,7 +190,7 @@ function fillSelect(select, values, group, withAny) {
 
 async function loadHearings() {
   const filters = { state: $("filter-state").value, kind: $("filter-kind").value };
-  const [hearings] = await Promise.all([api.hearings(filters), loadCases()]);
+  const [hearings] = await Promise.all([api.hearings(filters), loadCases(), loadCourtStaff()]);
   app.hearings = hearings;
   renderHearings();
 }
@@ -194,7 +203,7 @@ function renderHearings() {
     h("td", {}, label("kind", hr.kind)),
     h("td", {}, t("scheduled", { start: localTime(hr.scheduled_start), end: localTime(hr.scheduled_end) })),
     h("td", { class: `state state-${hr.state}` }, label("state", hr.state)),
-    h("td", {}, hr.room_id ?? "—"),
+    h("td", {}, hr.room_id ? shownId(hr.room_id) === "—" ? t("roomAssigned") : hr.room_id : "—"),
     h("td", {}, h("button", { type: "button", class: "open-hearing", onclick: () => go("detail", hr.id) }, t("open"))),
   ));
   $("hearing-table").querySelector("tbody").replaceChildren(...rows);
@@ -210,6 +219,9 @@ async function loadDetail(id) {
   await resolveNames([...detail.panel, ...detail.participants.map((p) => p.person_id), ...partyIds]);
   if (app.detail?.id !== id) forgetLink();
   await loadRecording(id);
+  if (!app.hearings.some((x) => x.id === detail.id)) app.hearings = [...app.hearings, detail];
+  app.live = await api.liveRecording(id).catch((err) => (err.status === 401 ? Promise.reject(err) : null));
+  app.inLobby = await lobbyIds(detail);
   app.detail = detail;
   renderDetail();
 }
@@ -221,7 +233,7 @@ function renderDetail() {
   $("detail-meta").textContent = [
     t("scheduled", { start: localTime(d.scheduled_start), end: localTime(d.scheduled_end) }),
     label("state", d.state),
-    `${t("colRoom")}: ${d.room_id ?? "—"}`,
+    `${t("colRoom")}: ${d.room_id ? shownId(d.room_id) === "—" ? t("roomAssigned") : d.room_id : "—"}`,
     `${t("recorded")}: ${d.recorded ? t("yes") : t("no")}`,
   ].join(" · ");
   $("detail-h").closest("section").dataset.state = d.state;
@@ -236,14 +248,17 @@ function renderDetail() {
   const rows = d.participants.map((p) => h("tr", { dataset: { participantId: p.id, role: p.role, status: p.status } },
     h("td", {}, nameOf(p.person_id)),
     h("td", {}, label("role", p.role)),
-    h("td", { class: `status status-${p.status}` }, label("status", p.status)),
+    h("td", { class: `status status-${shownStatus(p, app.inLobby ?? new Set())}` },
+      label("status", shownStatus(p, app.inLobby ?? new Set()))),
     h("td", {}, p.verification_method
-      ? t("verifiedBy", { method: label("verification", p.verification_method), by: p.verified_by ?? "" })
+      ? t("verifiedBy", { method: label("verification", p.verification_method), by: participantName(p.verified_by) })
       : t("notVerified")),
     h("td", {}, p.token_id ? t("linkBound") : "—"),
-    h("td", {}, may("links.issue")
-      ? h("button", { type: "button", class: "issue-link", onclick: () => issueLink(p) }, t("issueLink"))
-      : ""),
+    h("td", {}, STAFF_SEATS.has(p.role)
+      ? h("span", { class: "hint staff-seat", title: t("staffSeatHint") }, t("staffSeatOwn"))
+      : may("links.issue")
+        ? h("button", { type: "button", class: "issue-link", onclick: () => issueLink(p) }, t("issueLink"))
+        : ""),
   ));
   $("participant-table").querySelector("tbody").replaceChildren(...rows);
 
@@ -253,6 +268,11 @@ function renderDetail() {
   for (const p of parties) options.set(p.person_id, `${nameOf(p.person_id)} · ${label("side", p.side)}`);
   for (const id of d.panel) options.set(id, nameOf(id));
   for (const id of app.known) if (!options.has(id)) options.set(id, nameOf(id));
+  for (const s of app.courtStaff) {
+    if (!options.has(s.person_id)) {
+      options.set(s.person_id, t("personWithRoles", { name: s.display_name, roles: s.roles.map((r) => label("role", r)).join("、") }));
+    }
+  }
   if (app.me?.person_id && !options.has(app.me.person_id)) options.set(app.me.person_id, nameOf(app.me.person_id));
   const sel = $("participant-person");
   const keep = sel.value;
@@ -261,21 +281,82 @@ function renderDetail() {
   fillSelect($("participant-role"), ROLES, "role", false);
   $("open-room-help").hidden = true;
   renderRecording(participantName, errorText);
+  renderLive();
+}
+
+/** The live recording switch: a mediation's mediator (or presiding judge) starts and stops it in session; kinds
+ *  recorded in full follow the procedure and say so. */
+function renderLive() {
+  const d = app.detail;
+  const live = app.live;
+  const box = $("live-recording");
+  box.hidden = !live;
+  if (!live) return;
+  box.dataset.recording = String(live.recording);
+  $("live-status").textContent = live.recording ? t("liveOn") : t("liveOff");
+  $("live-status").className = live.recording ? "live-on" : "live-off";
+  const button = $("live-toggle");
+  button.hidden = !live.may_control;
+  button.textContent = live.recording ? t("liveStop") : t("liveStart");
+  const hint = d.kind === "mediation"
+    ? (live.may_control ? "" : live.acted_as ? t("liveHintWait") : t("liveHintNoSeat"))
+    : d.kind === "deliberation" ? t("liveHintNever") : t("liveHintFull");
+  $("live-hint").textContent = hint;
+  $("live-hint").hidden = !hint;
+}
+
+async function toggleLive() {
+  const button = $("live-toggle");
+  button.disabled = true;
+  notice("");
+  try {
+    app.live = await api.setLiveRecording(app.detail.id, !app.live.recording);
+    notice(app.live.recording ? t("liveStarted") : t("liveStopped"));
+    await loadRecording(app.detail.id);
+    renderDetail();
+  } catch (err) {
+    notice(errorText(err));
+  } finally {
+    button.disabled = false;
+  }
 }
 
 /** A recording names participants by their hearing participant id. */
 function participantName(participantId) {
   const p = app.detail?.participants.find((x) => x.id === participantId);
-  return p ? nameOf(p.person_id) : participantId;
+  if (p) return nameOf(p.person_id);
+  return participantId === "system" ? t("auSystem") : t("unknownPerson");
 }
 
 function forgetLink() {
   $("link-url").value = "";
   $("link-box").hidden = true;
+  $("link-summons").hidden = true;
+  $("summons-qr").replaceChildren();
   $("link-copy").textContent = t("copy");
 }
 
-function showLink(participant, url) {
+/** The link's short code and QR code (server-made SVG of the /c#CODE address), for the summons. */
+function showSummons(participant, short) {
+  $("link-summons").hidden = !short;
+  if (!short) return;
+  const svg = new DOMParser().parseFromString(short.qr_svg, "image/svg+xml").documentElement;
+  $("summons-qr").replaceChildren(document.importNode(svg, true));
+  $("summons-for").textContent = t("summonsFor", { name: nameOf(participant.person_id), role: label("role", participant.role) });
+  const d = app.detail;
+  $("summons-when").textContent = d ? `${caseNumber(d.case_id)} · ${t("scheduled", { start: localTime(d.scheduled_start), end: localTime(d.scheduled_end) })}` : "";
+  $("summons-code").textContent = short.code;
+  $("summons-how").textContent = t("summonsHow", { address: short.code_url.split("#")[0] });
+}
+
+function printSummons() {
+  document.body.classList.add("printing-summons");
+  window.addEventListener("afterprint", () => document.body.classList.remove("printing-summons"), { once: true });
+  window.print();
+}
+
+function showLink(participant, url, short = null) {
+  showSummons(participant, short);
   $("link-for").textContent = t("linkFor", { name: nameOf(participant.person_id) });
   $("link-url").value = url;
   $("link-box").hidden = false;
@@ -289,7 +370,7 @@ async function issueLink(participant) {
   try {
     const link = await api.issueLink(app.detail.id, participant.id);
     await loadDetail(app.detail.id); // the participant now has a bound link
-    showLink(participant, link.url);
+    showLink(participant, link.url, link.short_code);
     return link.url;
   } catch (err) {
     notice(errorText(err));
@@ -321,31 +402,36 @@ async function move(transition) {
   }
 }
 
+/** Into the hearing room in one's own seat: the link comes from one's own login (POST …/my-link), never from
+ *  someone else; a staff member holding no seat here is told why. */
 async function openRoom() {
-  const d = app.detail;
-  const mine = d.participants.find((p) => p.person_id && p.person_id === app.me?.person_id);
   const help = $("open-room-help");
-  if (!mine) {
+  help.hidden = true;
+  notice("");
+  if (!app.detail.your_role) {
     help.textContent = t("openRoomHelp");
     help.hidden = false;
     return;
   }
-  if (!may("links.issue")) {
-    help.textContent = t("openRoomNoPerm");
+  try {
+    const link = await api.myLink(app.detail.id);
+    await loadDetail(app.detail.id);
+    // An asynchronous trial (异步审理) is heard on its own page, with the same join link (the courtroom stays /join).
+    const url = app.detail.kind === "async_trial" ? link.url.replace("/join#", "/async#") : link.url;
+    showLink({ person_id: app.me.person_id }, url);
+    window.open(url, "_blank", "noopener,noreferrer");
+  } catch (err) {
+    help.textContent = errorText(err);
     help.hidden = false;
-    return;
   }
-  const url = await issueLink(mine);
-  if (url) window.open(url, "_blank", "noopener,noreferrer");
 }
 
 async function onAddParticipant(event) {
   event.preventDefault();
   showError("participant-error", null);
-  const personId = $("participant-person-id").value.trim() || $("participant-person").value;
+  const personId = $("participant-person").value;
   try {
     await api.addParticipant(app.detail.id, { person_id: personId, role: $("participant-role").value });
-    $("participant-person-id").value = "";
     await loadDetail(app.detail.id);
     notice(t("added"));
   } catch (err) {
@@ -361,7 +447,7 @@ function localInput(date) {
 }
 
 async function loadCreate() {
-  await loadCases();
+  await Promise.all([loadCases(), loadCourtStaff()]);
   if (!$("hearing-start").value) {
     const start = new Date(Date.now() + 3600_000);
     start.setMinutes(0, 0, 0);
@@ -371,15 +457,12 @@ async function loadCreate() {
   renderCreate();
 }
 
-function pickable() {
-  const ids = [...app.known];
-  if (app.me?.person_id && !ids.includes(app.me.person_id)) ids.unshift(app.me.person_id);
-  return ids;
-}
+/** The panel is picked from the court's judges, by name (the server refuses anyone else: panel_not_judge). */
+function pickable() { return app.courtStaff.filter((s) => s.judge).map((s) => s.person_id); }
 
 function renderCreate() {
   $("known-persons").replaceChildren(...app.known.map((id) => h("li", { dataset: { personId: id } },
-    `${nameOf(id)} · ${t("personId")} ${id}`)));
+    nameOf(id))));
 
   const parties = $("case-parties");
   const sides = new Map([...parties.querySelectorAll("select")].map((s) => [s.dataset.personId, s.value]));
@@ -397,12 +480,13 @@ function renderCreate() {
   fillSelect($("hearing-kind"), KINDS, "kind", false);
 
   app.panelOrder = app.panelOrder.filter((id) => pickable().includes(id));
+  $("panel-none").hidden = pickable().length > 0;
   $("hearing-panel").replaceChildren(...pickable().map((id) => {
     const box = h("input", { type: "checkbox", id: `panel-${id}`, dataset: { personId: id },
       checked: app.panelOrder.includes(id), onchange: (e) => togglePanel(id, e.target.checked) });
     const pos = app.panelOrder.indexOf(id);
     return h("div", { class: "check" }, box, h("label", { for: `panel-${id}` },
-      nameOf(id), pos === 0 ? ` — ${label("role", "presiding_judge")}` : pos > 0 ? ` — ${label("role", "judge")}` : ""));
+      courtStaffName(id) ?? nameOf(id), pos === 0 ? ` — ${label("role", "presiding_judge")}` : pos > 0 ? ` — ${label("role", "judge")}` : ""));
   }));
 }
 
@@ -452,7 +536,6 @@ async function onCreateCase(event) {
 async function onCreateHearing(event) {
   event.preventDefault();
   showError("hearing-error", null);
-  const extra = $("hearing-panel-ids").value.split(/[,，\s]+/).map((s) => s.trim()).filter(Boolean);
   const start = new Date($("hearing-start").value);
   const end = new Date($("hearing-end").value);
   if (Number.isNaN(start.getTime()) || Number.isNaN(end.getTime())) {
@@ -463,9 +546,8 @@ async function onCreateHearing(event) {
     const created = await api.createHearing({
       case_id: $("hearing-case").value, kind: $("hearing-kind").value,
       scheduled_start: start.toISOString(), scheduled_end: end.toISOString(),
-      panel: [...app.panelOrder, ...extra.filter((id) => !app.panelOrder.includes(id))],
+      panel: [...app.panelOrder],
     });
-    $("hearing-panel-ids").value = "";
     await go("detail", created.id);
     notice(t("hearingCreated"));
   } catch (err) {
@@ -506,6 +588,7 @@ function renderStats() {
   $("stats-table").querySelector("tfoot").replaceChildren(h("tr", {},
     h("th", { scope: "row" }, t("total")), h("td", {}, stats.hearings_held), h("td", {}, stats.minutes_in_session)));
   // The API counts whole UTC days (until inclusive) and answers with the exclusive bound: show the days asked for.
+  renderCallStats($("calls-table"), stats.calls, t);
   $("stats-range").textContent = t("statsRange", {
     since: stats.since ? $("stats-since").value || localTime(stats.since) : t("allTime"),
     until: stats.until ? $("stats-until").value || localTime(stats.until) : t("allTime"),
@@ -524,6 +607,12 @@ function rerender() {
   else if (app.view === "detail") renderDetail();
   else if (app.view === "create") renderCreate();
   else if (app.view === "dashboard") renderStats();
+  else if (["links", "agencies", "audit"].includes(app.view)) go(app.view);
+}
+
+/** What the tools' views (tools.js, audit.js) need from here. */
+function tools() {
+  return { app, may, errorText, notice, nameOf, resolveNames, loadCases };
 }
 
 async function boot() {
@@ -539,12 +628,16 @@ async function boot() {
   $("filters").addEventListener("submit", (e) => { e.preventDefault(); go("hearings"); });
   $("detail-back").onclick = () => go("hearings");
   $("link-copy").onclick = copyLink;
+  $("summons-print").onclick = printSummons;
   $("open-room").onclick = openRoom;
   $("participant-form").addEventListener("submit", onAddParticipant);
   $("person-form").addEventListener("submit", onCreatePerson);
   $("case-form").addEventListener("submit", onCreateCase);
   $("hearing-form").addEventListener("submit", onCreateHearing);
   $("stats-form").addEventListener("submit", (e) => { e.preventDefault(); go("dashboard"); });
+  $("live-toggle").onclick = toggleLive;
+  wireTools(tools());
+  wireAudit(tools());
   try {
     await enter(await api.me());
   } catch (err) {

@@ -3,7 +3,7 @@
 // played one after the other on `ended` (MediaSource would only be needed for gapless playback). The URLs expire in
 // minutes: when one fails after its expiry the page is listed again from that segment. URLs are never stored.
 import { api, ApiError } from "./api.js";
-import { localTime, t } from "./strings.js";
+import { localTime, t } from "./vocab.js";
 
 const $ = (id) => document.getElementById(id);
 
