@@ -55,6 +55,10 @@ class RoomRecorder:
         self.heads_dir.mkdir(parents=True, exist_ok=True)
         self.segment_seconds = segment_seconds
         self.sessions: dict[str, _RoomSession] = {}
+        # One start at a time per room: two participants reconnecting together after a restart both ask for the
+        # recording, and a second session opened while the first awaits its chain would fork the manifest.
+        # (A lock per room ever recorded here: a few hundred bytes each, kept so that no start slips between two.)
+        self._starting: dict[str, asyncio.Lock] = {}
         sfu.track_listeners.append(self)
 
     def is_recording(self, room_id: str) -> bool:
@@ -70,6 +74,10 @@ class RoomRecorder:
 
     async def start(self, room_id: str, hearing_id: str, actor_id: str) -> None:
         """Begin (or, if paused, resume) recording the room; the manifest continues any earlier chain."""
+        async with self._starting.setdefault(room_id, asyncio.Lock()):
+            await self._start(room_id, hearing_id, actor_id)
+
+    async def _start(self, room_id: str, hearing_id: str, actor_id: str) -> None:
         session = self.sessions.get(room_id)
         if session is not None and session.stopped is not None:
             await asyncio.shield(session.stopped)  # let the previous recording finish its chain first

@@ -104,3 +104,28 @@ async def test_a_start_during_a_stop_continues_the_chain_instead_of_forking_it(t
     types = [e.type for e in entries]
     assert types[0] == "start" and types[-2:] == ["start", "stop"] and types[-3] == "stop"
     assert types.count("segment") >= 2
+
+
+async def test_two_starts_at_once_open_one_recording(tmp_path: Path) -> None:
+    """After a restart mid-session, two participants reconnecting together both ask for the recording
+    (RecordingControl.ensure). Before, both passed the `not in sessions` check while the first awaited its chain:
+    two sessions, the first one's taps left on the tracks, and a manifest with two start entries."""
+    store = LocalObjectStore(tmp_path / "store", url_base="http://x", signing_key=b"k")
+    spool = Spool(tmp_path / "spool", store)
+    spool.start()
+    sfu = Sfu(MediaConfig(), _NoSignals())  # type: ignore[arg-type]
+    rooms = RoomRecorder(sfu, spool, tmp_path / "work", segment_seconds=1.0)
+    track = PublishedTrack("judge", "cam", "video", 1234, CodecInfo("VP8", 90000, 96), {},
+                           request_keyframe=lambda t: None)
+    await asyncio.gather(rooms.start("room", "h1", "system"), rooms.start("room", "h1", "system"))
+    rooms.track_added("room", track)
+    assert len(track.taps) == 1
+    for p in video_packets("vp8", 60):
+        for tap in track.taps:
+            tap(p)
+    await rooms.stop("room", "judge")
+    await asyncio.wait_for(spool.drain(), 30)
+    await spool.stop()
+    entries, broken = await verify_store(store, "h1")
+    assert broken is None, broken
+    assert [e.type for e in entries].count("start") == 1
