@@ -36,6 +36,7 @@ from docket.tables import stations
 from docket.tables_foundations import clips
 from docket.tables_petitions import petition_attachments, petition_counters, petition_events, petitions
 from docket.tables_staff import staff_accounts
+from docket.tables_stations import station_calls
 from docket.transactions import transaction
 from docket.workdays import COURT_TZ, CalendarNotCovered, WorkdayCalendar
 from docket.workdays_sql import calendar_in
@@ -325,6 +326,18 @@ class PetitionService:
         self.wake_jobs()
         return record, code
 
+    @staticmethod
+    async def _check_source_call(conn: AsyncConnection, filing: Filing) -> None:
+        """A petition made from a connect-a-judge call (连线法官) names a call of the register and, when the filing
+        names a station, a call of that station: the board links back to it. (Courts are not compared: stations
+        carry the register's court codes, petitions the hotline's court names.)"""
+        row = (await conn.execute(select(station_calls.c.station_id).where(
+            station_calls.c.id == filing.source_call_id))).first()
+        if row is None or (filing.station_id is not None and row.station_id is not None
+                           and row.station_id != filing.station_id):
+            raise PetitionRefused("source_call_unknown", "this call is not one of the court's connect-a-judge calls "
+                                  "(of this station); file without it or pick the call from the duty page", 404)
+
     async def _file_in(self, filing: Filing, petition_id: str, code: str, text: str, name: str, phone: str,
                        stored: list[tuple[Photo, str, str]], now: datetime, actor_id: str,
                        actor_role: str) -> PetitionRecord:
@@ -335,6 +348,8 @@ class PetitionService:
             if filing.station_id is not None and (await conn.execute(
                     select(stations.c.id).where(stations.c.id == filing.station_id))).first() is None:
                 raise PetitionRefused("station_unknown", "this station is not in the court's register", 404)
+            if filing.source_call_id is not None:
+                await self._check_source_call(conn, filing)
             year = now.astimezone(self.config.tz).year
             seq = await self._next_seq(conn, filing.court, year)  # also serialises the court's filings
             await self._check_limit(conn, filing, phone, now)

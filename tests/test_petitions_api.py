@@ -9,6 +9,7 @@ import hashlib
 import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from app.settings import load_settings
 from docket.audit import SqlAuditLog
 from docket.court import NewStation, StationKind
 from recordings.clips import ClipActor, ClipService
+from stations.store_sql import SqlStations
+from stations.vocab import CallState
 from tests.clip_files import make_clip
 from tests.conftest import free_port
 from tests.court import error, log_in_staff
@@ -229,15 +232,20 @@ async def test_meta_pages_and_openapi(env: Env) -> None:
 async def test_a_station_operator_files_for_a_citizen_with_their_own_clip(env: Env) -> None:
     station = await env.services.court.create_station(NewStation(StationKind.VILLAGE, "示例村服务站"))
     clip = await env.clip(f"staff:{env.ids['clerk']}")
+    court = env.services.court
+    call = await SqlStations(court.engine, court.url).create_call(  # type: ignore[attr-defined]
+        court_code="main", station_id=station.id, requested_by=env.ids["clerk"], actor_role="staff",
+        caller_name="钱六", verification_method="id_card_at_station", category="mediation", summary="邻里纠纷",
+        state=CallState.ENDED, reason=None, now=datetime.now(UTC))
     body = {"category": "dispute", "description": "邻里纠纷", "contact_name": "钱六", "contact_phone": "13600000000",
-            "clip_ids": [clip], "station_id": station.id, "source_call_id": "call-123"}
+            "clip_ids": [clip], "station_id": station.id, "source_call_id": call.id}
     r = await env.client.post("/api/petitions", json=body, headers=env.as_("clerk"))
     assert r.status_code == 201, r.text
     number = r.json()["number"]
     [row] = [q for q in (await env.client.get("/api/petitions/queue", headers=env.as_("clerk"))).json()
              if q["number"] == number]
     view = (await env.client.get(f"/api/petitions/{row['id']}", headers=env.as_("clerk"))).json()
-    assert (view["filed_by"], view["station_id"], view["source_call_id"]) == ("staff", station.id, "call-123")
+    assert (view["filed_by"], view["station_id"], view["source_call_id"]) == ("staff", station.id, call.id)
     assert view["klass"] == "complex" and [a["kind"] for a in view["attachments"]] == ["clip"]
     # a clip another staff member uploaded is not theirs to attach
     other_clip = await env.clip(f"staff:{env.ids['judge']}")

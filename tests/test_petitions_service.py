@@ -264,3 +264,24 @@ async def test_photos_of_a_refused_filing_do_not_stay_in_the_store(world: World,
     pid, _, _ = await world.file(photos=[Photo("a.png", PNG)])
     [photo] = (await world.service.get(pid)).attachments
     assert photo.media_type == "image/png" and await store.get(photo.object_key) == PNG
+
+
+async def test_a_petition_from_a_call_names_a_call_of_the_register_and_of_its_station(world: World) -> None:
+    """A connect-a-judge call turned into a petition: the call must exist, and belong to the station named."""
+    from docket.court import NewStation, VerificationMethod
+    from stations.store_sql import SqlStations
+    from stations.vocab import CallState
+    from stations.vocab import Category as Topic
+
+    here = await world.court.create_station(NewStation("village", "石桥村工作站", "石桥镇"))
+    other = await world.court.create_station(NewStation("village", "河口村工作站", "河口镇"))
+    call = await SqlStations(world.court.engine, world.court.url).create_call(
+        court_code="main", station_id=here.id, requested_by="operator", actor_role="staff", caller_name="张三",
+        verification_method=VerificationMethod.ID_CARD_AT_STATION.value, category=Topic.LEGAL_ADVICE.value,
+        summary="工资被拖欠", state=CallState.WAITING, reason=None, now=world.clock())
+    pid, _, _ = await world.file(station_id=here.id, source_call_id=call.id)
+    assert (await world.service.get(pid)).source_call_id == call.id
+    for kwargs in ({"source_call_id": "no-such-call"}, {"station_id": other.id, "source_call_id": call.id}):
+        with pytest.raises(Refused) as refused:
+            await world.file(**kwargs)
+        assert refused.value.code == "source_call_unknown" and refused.value.status == 404
