@@ -10,6 +10,7 @@ from pathlib import Path
 
 from playwright.async_api import Frame, Page
 
+from petitions.service import PetitionService
 from recordings.manifest import verify_store
 from tests.browser import ARTIFACTS, STATION, chromium, frames, fresh_context, wait_state
 from tests.conftest import until
@@ -95,6 +96,25 @@ async def test_station_requests_judge_accepts_both_see_each_other_and_the_call_i
             await judge.screenshot(path=str(ARTIFACTS / "stations-duty-call-1024x600.png"))
 
             await judge.fill("#note", "已解答，建议申请调解")
+            # The judge files the call as a video petition (接诉即办) naming it; the call records the outcome.
+            await judge.click("#to-petition summary")
+            await judge.click("#petition-file")  # no category chosen: said in Chinese, nothing sent
+            await judge.wait_for_function("document.querySelector('#petition-status').textContent.length > 0")
+            assert await judge.text_content("#petition-status") == "请选择诉求类别。"
+            await judge.select_option("#petition-category", "dispute")
+            await judge.fill("#petition-phone", "13900000000")
+            await judge.click("#petition-file")
+            await judge.wait_for_function("document.querySelector('#petition-status').textContent.includes('编号')",
+                                          timeout=WAIT)
+            number = (await judge.text_content("#petition-status") or "").rsplit(" ", 1)[-1]
+            assert await judge.is_disabled("#petition-file")
+            await judge.screenshot(path=str(ARTIFACTS / "stations-duty-petition-1024x600.png"))
+            call_id = room.removeprefix("call-")
+            court = server.services.court
+            register = PetitionService(court.engine, court.url, code_key=b"k" * 32)  # type: ignore[attr-defined]
+            [filed] = [p for p in await register.list() if p.number == number]
+            assert (filed.source_call_id, filed.station_id, filed.contact_name) == (call_id, desk.station_id, "王村民")
+            assert filed.description == "已解答，建议申请调解"
             await judge.click("#end")
             await judge.wait_for_function("document.body.dataset.view === 'queue'", timeout=WAIT)
             await station.wait_for_function("document.body.dataset.view === 'outcome'", timeout=WAIT)
@@ -110,6 +130,7 @@ async def test_station_requests_judge_accepts_both_see_each_other_and_the_call_i
             assert sum(e.type == "segment" for e in entries) >= 4
             ended = await server.services.stations.store.get_call(call_id)  # type: ignore[union-attr]
             assert ended.note == "已解答，建议申请调解" and ended.recorded
+            assert (ended.outcome_kind, ended.outcome_ref) == ("petition", number)
             assert errors == []
 
 

@@ -1,7 +1,8 @@
 // The duty page (连线法官 · 值班法官): the queue of the courts one is on duty for, with live waiting times; accept
 // (the first judge to accept wins — the others are told); available/busy/away; the call in a frame of the join
-// page, with the recording switch, the note and the end button. Staff log in with the staff session cookie.
-import { label, t } from "../js/i18n.js";
+// page, with the recording switch, the note and the end button; a call can be filed as a video petition (接诉即办)
+// that names it (petitions/ checks the call). Staff log in with the staff session cookie.
+import { LABELS, label, t } from "../js/i18n.js";
 import { $, call, cell, DeskError, duration, hideCall, localTime, say, setupLang, showCall } from "./desk.js";
 
 const POLL_MS = 2000;
@@ -123,8 +124,28 @@ function enterCall(c, link) {
   page.recording = !!c.recording;
   $("note").value = c.note || "";
   renderRecording();
+  renderPetition();
   showCall($("call-frame"), link);
   view("call");
+}
+
+/** The petition form: its category choices in the page's language, or the petition this call already became. */
+function renderPetition() {
+  const select = $("petition-category");
+  const chosen = select.value;
+  const pick = document.createElement("option");
+  pick.value = "";
+  pick.textContent = t("dutyPetitionPick");
+  select.replaceChildren(pick, ...Object.keys(LABELS.petitionCategory.zh).map((k) => {
+    const o = document.createElement("option");
+    o.value = k;
+    o.textContent = label("petitionCategory", k);
+    return o;
+  }));
+  select.value = chosen;
+  const filed = page.active && page.active.outcome_kind === "petition" ? page.active.outcome_ref : null;
+  $("petition-file").disabled = !!filed;
+  say($("petition-status"), filed ? t("dutyPetitionFiled", { number: filed }) : "");
 }
 
 function renderRecording() {
@@ -191,6 +212,32 @@ $("save-note").addEventListener("click", async () => {
   } catch (err) { say($("note-status"), err.text || String(err), true); }
 });
 
+$("petition-file").addEventListener("click", async () => {
+  const c = page.active;
+  const b = $("petition-file");
+  const category = $("petition-category").value;
+  const phone = $("petition-phone").value.trim();
+  if (!category || phone.length < 3) {  // said here, before the server's generic "not filled in right"
+    say($("petition-status"), t(category ? "err_phone_invalid" : "dutyPetitionNeedCategory"), true);
+    return;
+  }
+  b.disabled = true;
+  say($("petition-status"), "");
+  try {
+    const filed = await call("POST", "/api/petitions", { body: {
+      category, description: $("note").value || c.summary || "", contact_name: c.caller_name || "",
+      contact_phone: phone,
+      station_id: c.station_id || null, source_call_id: c.id } });
+    await call("POST", `/api/duty/calls/${c.id}/outcome`, { body: { kind: "petition", ref: filed.number } });
+    c.outcome_kind = "petition";
+    c.outcome_ref = filed.number;
+    renderPetition();
+  } catch (err) {
+    say($("petition-status"), err instanceof DeskError ? err.text : String(err), true);
+    b.disabled = false;
+  }
+});
+
 $("end").addEventListener("click", async () => {
   try {
     await call("POST", `/api/duty/calls/${page.active.id}/end`, { body: { note: $("note").value || null } });
@@ -202,5 +249,5 @@ setInterval(() => {  // waiting times tick between polls, without rebuilding the
   const since = (Date.now() - page.polledAt) / 1000;
   for (const td of document.querySelectorAll("#queue td.wait")) td.textContent = duration(Number(td.dataset.base) + since);
 }, 1000);
-setupLang(() => { if (page.duty) renderQueue(); renderRecording(); });
+setupLang(() => { if (page.duty) renderQueue(); renderRecording(); renderPetition(); });
 poll();
